@@ -1,0 +1,134 @@
+"""The canonical event: a CloudEvents 1.0 event on the Kafka protocol binding, binary mode.
+
+This is the contract downstream teams read. On the wire:
+
+- headers: ``ce_specversion``, ``ce_id``, ``ce_source``, ``ce_type``, ``ce_time`` and, when known,
+  ``ce_subject``; ``content-type: application/json``; extension attributes as ``ce_{name}``.
+- key: the ``partitionkey`` extension (the provider entity, else the event id), so every event of
+  one job or entity lands on one partition, in order.
+- value: the event data as JSON, never empty: a null value would be a tombstone on a compacted
+  topic.
+
+``source`` + ``id`` identify an event: every delivery of one provider event has the same pair,
+so consumers that must be exactly-once de-duplicate on it.
+``schemas/json/canonical-event.schema.json`` describes the same event in structured form
+(attributes plus ``data``) for validation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from schemas import jsoncodec
+
+SPEC_VERSION = "1.0"
+CONTENT_TYPE = "application/json"
+_REQUIRED = ("specversion", "id", "source", "type")
+_OPTIONAL = ("time", "subject")
+
+
+class CanonicalRecordError(Exception):
+    """A record on a canonical topic is not a valid canonical event."""
+
+
+@dataclass(frozen=True, slots=True)
+class CanonicalEvent:
+    id: str
+    #: URI-reference of the configured source: ``/hookgate/{source name}``.
+    source: str
+    type: str
+    #: Data: any JSON value except null (see module doc).
+    data: Any
+    #: The provider's event time, RFC 3339 UTC.
+    time: str | None = None
+    subject: str | None = None
+    #: Becomes the record key; the provider entity when known, else the event id.
+    partitionkey: str = ""
+    extensions: Mapping[str, str] = field(default_factory=dict)
+
+    def key(self) -> bytes:
+        return (self.partitionkey or self.id).encode()
+
+    def value(self) -> bytes:
+        if self.data is None:
+            raise CanonicalRecordError("canonical data must not be null")
+        return jsoncodec.dumps(self.data)
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        out = [
+            ("ce_specversion", SPEC_VERSION.encode()),
+            ("ce_id", self.id.encode()),
+            ("ce_source", self.source.encode()),
+            ("ce_type", self.type.encode()),
+            ("content-type", CONTENT_TYPE.encode()),
+        ]
+        if self.time is not None:
+            out.append(("ce_time", self.time.encode()))
+        if self.subject is not None:
+            out.append(("ce_subject", self.subject.encode()))
+        out.extend((f"ce_{name}", value.encode()) for name, value in self.extensions.items())
+        return out
+
+    def to_structured(self) -> dict[str, Any]:
+        """The event as a CloudEvents JSON object (what the JSON Schema file describes)."""
+        doc: dict[str, Any] = {
+            "specversion": SPEC_VERSION,
+            "id": self.id,
+            "source": self.source,
+            "type": self.type,
+            "datacontenttype": CONTENT_TYPE,
+            "partitionkey": self.partitionkey or self.id,
+            **self.extensions,
+            "data": self.data,
+        }
+        if self.time is not None:
+            doc["time"] = self.time
+        if self.subject is not None:
+            doc["subject"] = self.subject
+        return doc
+
+
+def source_uri(source_name: str) -> str:
+    return f"/hookgate/{source_name}"
+
+
+def rfc3339(epoch_seconds: float) -> str:
+    """Format a time as RFC 3339 UTC with millisecond precision (``...T12:00:00.000Z``)."""
+    moment = datetime.fromtimestamp(epoch_seconds, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def decode(
+    key: bytes | None, value: bytes | None, headers: Iterable[tuple[str, bytes]] | None
+) -> CanonicalEvent:
+    """Read a canonical record back (for downstream consumers and tests)."""
+    if value is None:
+        raise CanonicalRecordError("null value")
+    attrs: dict[str, str] = {}
+    for name, raw in headers or ():
+        name = name.lower()
+        if name.startswith("ce_") or name == "content-type":
+            attrs[name.removeprefix("ce_")] = raw.decode()
+    for required in _REQUIRED:
+        if not attrs.get(required):
+            raise CanonicalRecordError(f"missing ce_{required}")
+    if attrs["specversion"] != SPEC_VERSION:
+        raise CanonicalRecordError(f"unsupported specversion {attrs['specversion']!r}")
+    try:
+        data = jsoncodec.loads(value)
+    except ValueError as exc:
+        raise CanonicalRecordError(f"data is not JSON: {exc}") from None
+    known = {*_REQUIRED, *_OPTIONAL, "content-type"}
+    return CanonicalEvent(
+        id=attrs["id"],
+        source=attrs["source"],
+        type=attrs["type"],
+        data=data,
+        time=attrs.get("time"),
+        subject=attrs.get("subject"),
+        partitionkey=key.decode() if key is not None else "",
+        extensions={k: v for k, v in attrs.items() if k not in known},
+    )

@@ -1,0 +1,32 @@
+"""JSON that keeps every integer exact.
+
+Provider payloads carry integers beyond 2^53 (fal seeds) and sometimes beyond 64 bits. orjson
+decodes integers past 64 bits as floats without a word, so decoding uses the standard library
+(exact, arbitrary precision) and encoding tries orjson first, falling back only when an integer
+is too large for it. NaN and Infinity are not JSON and are rejected rather than passed on.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def loads(data: bytes | str) -> Any:
+    """Decode JSON text; integers stay exact. Raises ``ValueError`` on invalid input."""
+    return json.loads(data, parse_constant=_reject_constant)
+
+
+def dumps(obj: Any) -> bytes:
+    """Encode compactly as UTF-8."""
+    try:
+        return orjson.dumps(obj)
+    except TypeError:
+        # orjson refuses integers beyond 64 bits; the standard library writes them exactly.
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()

@@ -1,0 +1,130 @@
+"""The raw-delivery record: what the ingress writes to the raw topic and the worker reads.
+
+One Kafka record per accepted delivery:
+
+- key: ``{source}:{event id}`` (UTF-8). Every retry of one event has the same key, so it lands on
+  the same partition as the first delivery, which is where the worker's de-duplication state is.
+- value: the request body exactly as received, byte for byte (never re-serialized), so the
+  signature can be checked again later from Kafka alone.
+- headers: see :class:`Header`. Sender headers that the signature covers are kept under
+  ``sender-{name}``.
+
+The record format is versioned by the ``hookgate-format`` header; readers reject versions they do
+not know instead of guessing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+FORMAT_VERSION = "1"
+
+#: Prefix of the sender's own headers kept on the record (lower-case names).
+SENDER_PREFIX = "sender-"
+
+
+class Header:
+    """Header names of the raw record (values are UTF-8 text)."""
+
+    FORMAT = "hookgate-format"
+    SOURCE = "hookgate-source"
+    PROVIDER = "hookgate-provider"
+    SCHEME = "hookgate-scheme"
+    EVENT_ID = "hookgate-event-id"
+    #: When the ingress received the delivery: integer milliseconds since the epoch.
+    RECEIVED_AT = "hookgate-received-at"
+    CONTENT_TYPE = "content-type"
+
+
+class RawRecordError(Exception):
+    """A raw record cannot be decoded (missing header, unknown format, bad key)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RawDelivery:
+    source: str
+    provider: str
+    scheme: str
+    event_id: str
+    received_at_ms: int
+    content_type: str
+    body: bytes
+    #: (lower-case name, value) of the sender's headers the signature covers.
+    sender_headers: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def key(self) -> bytes:
+        return record_key(self.source, self.event_id)
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        out = [
+            (Header.FORMAT, FORMAT_VERSION.encode()),
+            (Header.SOURCE, self.source.encode()),
+            (Header.PROVIDER, self.provider.encode()),
+            (Header.SCHEME, self.scheme.encode()),
+            (Header.EVENT_ID, self.event_id.encode()),
+            (Header.RECEIVED_AT, str(self.received_at_ms).encode()),
+            (Header.CONTENT_TYPE, self.content_type.encode()),
+        ]
+        out.extend((SENDER_PREFIX + name, value.encode()) for name, value in self.sender_headers)
+        return out
+
+    def sender_header(self, name: str) -> str | None:
+        for key, value in self.sender_headers:
+            if key == name:
+                return value
+        return None
+
+
+def record_key(source: str, event_id: str) -> bytes:
+    return f"{source}:{event_id}".encode()
+
+
+def decode(
+    key: bytes | None, value: bytes | None, headers: Iterable[tuple[str, bytes]] | None
+) -> RawDelivery:
+    """Rebuild a :class:`RawDelivery` from a Kafka record; raises :class:`RawRecordError`."""
+    if value is None:
+        raise RawRecordError("null value: a raw record always carries the body")
+    found: dict[str, str] = {}
+    sender: list[tuple[str, str]] = []
+    for name, raw in headers or ():
+        try:
+            text = raw.decode() if raw is not None else ""
+        except UnicodeDecodeError:
+            raise RawRecordError(f"header {name!r} is not UTF-8") from None
+        if name.startswith(SENDER_PREFIX):
+            sender.append((name[len(SENDER_PREFIX) :], text))
+        else:
+            found[name] = text
+    version = found.get(Header.FORMAT)
+    if version != FORMAT_VERSION:
+        raise RawRecordError(f"unknown raw record format {version!r} (expected {FORMAT_VERSION!r})")
+    missing = _missing(found, (Header.SOURCE, Header.PROVIDER, Header.EVENT_ID, Header.RECEIVED_AT))
+    if missing:
+        raise RawRecordError(f"missing header {missing}")
+    try:
+        received_at_ms = int(found[Header.RECEIVED_AT])
+    except ValueError:
+        raise RawRecordError(f"{Header.RECEIVED_AT} is not an integer") from None
+    delivery = RawDelivery(
+        source=found[Header.SOURCE],
+        provider=found[Header.PROVIDER],
+        scheme=found.get(Header.SCHEME, ""),
+        event_id=found[Header.EVENT_ID],
+        received_at_ms=received_at_ms,
+        content_type=found.get(Header.CONTENT_TYPE, "application/octet-stream"),
+        body=value,
+        sender_headers=tuple(sender),
+    )
+    if key is not None and key != delivery.key:
+        raise RawRecordError("record key does not match the source and event id headers")
+    return delivery
+
+
+def _missing(found: dict[str, str], names: Sequence[str]) -> str | None:
+    for name in names:
+        if not found.get(name):
+            return name
+    return None
