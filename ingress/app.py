@@ -1,0 +1,85 @@
+"""The ingress's composition root: settings in, a Starlette app out.
+
+Everything the app uses is created here and handed down: the configured sources (verifiers built
+once at start), the producer, the metrics registry and the clock, which tests replace.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ingress.deliveries import DeliveryEndpoint
+from ingress.metrics import IngressMetrics
+from ingress.producer import KafkaProducer
+from ingress.providers import configure_sources
+from schemas.config import Settings
+
+
+def create_app(
+    settings: Settings,
+    *,
+    producer: KafkaProducer | None = None,
+    metrics: IngressMetrics | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Starlette:
+    sources = configure_sources(settings)
+    producer = producer or KafkaProducer(
+        settings.kafka.bootstrap,
+        delivery_timeout_ms=settings.kafka.delivery_timeout_ms,
+        client_config=settings.kafka.client,
+    )
+    metrics = metrics or IngressMetrics()
+    raw_topic = settings.topics.raw.name
+    deliveries = DeliveryEndpoint(sources, producer, raw_topic, metrics, clock)
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        if await producer.ready(raw_topic):
+            return JSONResponse({"status": "ready"})
+        return JSONResponse(
+            {"status": "not ready", "detail": f"Kafka does not answer for topic {raw_topic}"},
+            status_code=503,
+        )
+
+    async def metrics_endpoint(request: Request) -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        # Starlette's own 404/405 as JSON, like every other refusal.
+        assert isinstance(exc, HTTPException)
+        reason = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(
+            {"error": reason, "detail": exc.detail},
+            status_code=exc.status_code,
+            headers=exc.headers,
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await producer.start()
+        try:
+            yield
+        finally:
+            await producer.stop()
+
+    return Starlette(
+        routes=[
+            Route("/webhooks/{source}", deliveries.handle, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
+        ],
+        exception_handlers={HTTPException: http_error},
+        lifespan=lifespan,
+    )

@@ -1,0 +1,122 @@
+"""``POST /webhooks/{source}``: verify a delivery, write it to the raw topic, then answer.
+
+The order is the guarantee: the 2xx is sent only after Kafka acknowledged the record, so a
+sender that saw success never needs to retry, and one that did not will. Every refusal is an
+:class:`~ingress.errors.IngressError` with its status; nothing here answers 500 by design.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+
+from ingress.body import read_limited
+from ingress.errors import IngressError, UnknownSource
+from ingress.metrics import UNKNOWN_SOURCE, IngressMetrics
+from ingress.producer import KafkaProducer
+from ingress.providers import ConfiguredSource
+from schemas.raw import RawDelivery
+
+log = logging.getLogger("hookgate.ingress")
+
+#: Seconds a sender is asked to wait after a 503 (Standard Webhooks senders honour it).
+RETRY_AFTER = "5"
+
+
+class DeliveryEndpoint:
+    def __init__(
+        self,
+        sources: Mapping[str, ConfiguredSource],
+        producer: KafkaProducer,
+        raw_topic: str,
+        metrics: IngressMetrics,
+        clock: Callable[[], float],
+    ) -> None:
+        self._sources = sources
+        self._producer = producer
+        self._raw_topic = raw_topic
+        self._metrics = metrics
+        self._clock = clock
+
+    async def handle(self, request: Request) -> Response:
+        started = time.perf_counter()
+        name = request.path_params["source"]
+        source = self._sources.get(name)
+        label = name if source is not None else UNKNOWN_SOURCE
+        event_id: str | None = None
+        size = 0
+        try:
+            if source is None:
+                raise UnknownSource(f"no source named {name[:64]!r} is configured")
+            try:
+                body = await read_limited(request, source.settings.max_body_bytes)
+            except ClientDisconnect:
+                # The sender is gone; nothing was produced, and it will retry.
+                log.info("client disconnected", extra={"source": label})
+                return Response(status_code=400)
+            size = len(body)
+            now = self._clock()
+            # ASGI gives header names lower-cased already.
+            headers = dict(request.headers.items())
+            try:
+                verified = source.verifier.verify(headers, body, now)
+            except IngressError as error:
+                self._metrics.verification_failures.labels(label, error.reason).inc()
+                raise
+            event_id = verified.event_id
+            delivery = RawDelivery(
+                source=name,
+                provider=source.provider.name,
+                scheme=source.provider.scheme,
+                event_id=verified.event_id,
+                received_at_ms=int(now * 1000),
+                content_type=headers.get("content-type", "application/octet-stream"),
+                body=body,
+                sender_headers=tuple(
+                    (h, headers[h]) for h in source.verifier.signed_headers if h in headers
+                ),
+            )
+            produce_started = time.perf_counter()
+            await self._producer.produce(
+                self._raw_topic, delivery.key, delivery.body, delivery.headers()
+            )
+            self._metrics.produce_seconds.observe(time.perf_counter() - produce_started)
+        except IngressError as error:
+            self._metrics.deliveries.labels(label, error.reason).inc()
+            self._log(label, event_id, error.status, started, size, error)
+            headers_out = {"Retry-After": RETRY_AFTER} if error.retriable else None
+            return JSONResponse(
+                {"error": error.reason, "detail": error.detail},
+                status_code=error.status,
+                headers=headers_out,
+            )
+        self._metrics.deliveries.labels(label, "accepted").inc()
+        self._metrics.secret_matches.labels(label, str(verified.key_index)).inc()
+        self._metrics.body_bytes.observe(size)
+        self._log(label, event_id, 200, started, size, None)
+        return JSONResponse({"status": "accepted", "event_id": event_id})
+
+    def _log(
+        self,
+        source: str,
+        event_id: str | None,
+        status: int,
+        started: float,
+        size: int,
+        error: IngressError | None,
+    ) -> None:
+        fields: dict[str, object] = {
+            "source": source,
+            "event_id": event_id,
+            "status": status,
+            "bytes": size,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+        }
+        if error is not None:
+            fields["reason"] = error.reason
+            fields["detail"] = error.detail
+        log.info("delivery", extra=fields)

@@ -1,0 +1,35 @@
+"""What every signature scheme gives the ingress, and what it gets."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """The outcome of a successful verification."""
+
+    #: The sender's id for the event, stable across retries: the de-duplication key.
+    event_id: str
+    #: Index of the secret or key (in the source's configured order) that matched, for the
+    #: rotation metric: when an old secret's index stops appearing, it can be removed.
+    key_index: int
+    #: The signed timestamp in epoch seconds, when the scheme signs one.
+    timestamp: int | None = None
+
+
+class Verifier(Protocol):
+    """Checks one delivery. ``headers`` has lower-case names; ``body`` is exactly as received.
+
+    Raises a subclass of :class:`ingress.errors.IngressError` (401 or 400) on any failure, and never
+    anything else for any input.
+    """
+
+    def verify(self, headers: Mapping[str, str], body: bytes, now: float) -> Verified: ...
+
+    #: Header names (lower-case) to keep on the raw Kafka record so the delivery can be
+    #: verified again later from Kafka alone.
+    @property
+    def signed_headers(self) -> tuple[str, ...]: ...
