@@ -1,0 +1,29 @@
+"""Normalizers: pure functions from a raw delivery to a canonical event, one module per provider.
+
+Each takes a :class:`schemas.raw.RawDelivery` and returns a
+:class:`schemas.canonical.CanonicalEvent` or raises :class:`streams.errors.NormalizationFailed`.
+No I/O, no clock: the same record always gives the same event, which is what makes replay
+reproduce its output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from schemas.canonical import CanonicalEvent
+from schemas.raw import RawDelivery
+from streams.errors import UnknownProvider
+from streams.normalizers import standard_webhooks
+
+Normalizer = Callable[[RawDelivery], CanonicalEvent]
+
+NORMALIZERS: Mapping[str, Normalizer] = {
+    "standard-webhooks": standard_webhooks.normalize,
+}
+
+
+def normalize(raw: RawDelivery) -> CanonicalEvent:
+    normalizer = NORMALIZERS.get(raw.provider)
+    if normalizer is None:
+        raise UnknownProvider(f"no normalizer for provider {raw.provider!r}")
+    return normalizer(raw)
