@@ -1,0 +1,218 @@
+"""The ``hookgate`` command line: one entry point, a subcommand per job."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+
+from schemas import config
+
+DESCRIPTION = """\
+Hookgate: verified webhook deliveries in, de-duplicated CloudEvents out, on Kafka.
+
+Start here:  hookgate dev            (local broker + ingress + worker, with a demo source)
+Then:        hookgate send demo      (sign a sample delivery and POST it)
+             hookgate tail canonical (watch the canonical event come out)
+"""
+
+
+def _config_arg(parser: argparse.ArgumentParser, *, dev_default: bool = False) -> None:
+    default = "the bundled development config" if dev_default else "$HOOKGATE_CONFIG"
+    parser.add_argument(
+        "--config",
+        "-c",
+        type=Path,
+        default=None,
+        help=f"YAML configuration file (default: {default})",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hookgate",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    dev = commands.add_parser("dev", help="run the whole pipeline locally (broker included)")
+    _config_arg(dev, dev_default=True)
+
+    ingress = commands.add_parser("ingress", help="run the ingress HTTP service (production)")
+    _config_arg(ingress)
+    ingress.add_argument("--log-level", default="INFO")
+
+    worker = commands.add_parser("worker", help="run the stream worker (production)")
+    _config_arg(worker)
+    worker.add_argument("--log-level", default="info")
+
+    kafka = commands.add_parser("kafka", help="manage the local development Kafka broker")
+    kafka.add_argument(
+        "action",
+        choices=["start", "stop", "status", "wipe"],
+        help="start (idempotent, prints the bootstrap address), stop (SIGTERM), "
+        "status, or wipe (stop and delete its data)",
+    )
+
+    topics = commands.add_parser("topics", help="create the configured topics")
+    topics.add_argument(
+        "action", choices=["ensure"], help="create missing topics; report partition mismatches"
+    )
+    _config_arg(topics, dev_default=True)
+
+    send = commands.add_parser("send", help="sign a sample payload as the provider would; POST it")
+    send.add_argument("source", help="configured source name, e.g. demo")
+    _config_arg(send, dev_default=True)
+    send.add_argument("--url", help="ingress URL (default: from the config's ingress section)")
+    send.add_argument("--payload", type=Path, help="body to send (default: a bundled sample)")
+    send.add_argument("--id", dest="event_id", help="event id (default: a new random one)")
+    send.add_argument(
+        "--times",
+        type=int,
+        default=1,
+        help="send the same delivery N times, as a retrying sender would",
+    )
+
+    tail = commands.add_parser("tail", help="print records of a topic as they arrive")
+    tail.add_argument("kind", choices=["raw", "canonical", "dlq"])
+    _config_arg(tail, dev_default=True)
+    tail.add_argument("--json", action="store_true", help="one JSON object per line, for tools")
+    tail.add_argument(
+        "--from-beginning",
+        action="store_true",
+        help="start at the oldest retained record instead of new ones only",
+    )
+    tail.add_argument("--max", type=int, default=None, help="stop after N records")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except config.ConfigError as exc:
+        print(f"hookgate: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dev_config_path() -> Path:
+    return Path(str(resources.files("hookgate.samples").joinpath("dev.yaml")))
+
+
+def _settings(args: argparse.Namespace, *, dev_default: bool) -> tuple[config.Settings, Path]:
+    path: Path | None = args.config
+    if path is None and dev_default and not _env_config():
+        path = _dev_config_path()
+    settings = config.load(path)
+    return settings, Path(settings.origin)
+
+
+def _env_config() -> str | None:
+    return os.environ.get("HOOKGATE_CONFIG")
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    # Imports are per command: `hookgate send` should not pay for importing Faust.
+    if args.command == "ingress":
+        from ingress.server import serve
+
+        serve(_settings(args, dev_default=False)[0], log_level=args.log_level)
+        return 0
+    if args.command == "worker":
+        from streams.worker import run as run_worker
+
+        run_worker(_settings(args, dev_default=False)[0], log_level=args.log_level)
+        return 0
+    if args.command == "kafka":
+        return _kafka(args.action)
+    if args.command == "topics":
+        from hookgate.topics import TopicsError, ensure
+
+        settings, _ = _settings(args, dev_default=True)
+        print(f"topics on {settings.kafka.bootstrap}:")
+        try:
+            results = ensure(settings)
+        except TopicsError as exc:
+            print(f"hookgate: {exc}", file=sys.stderr)
+            return 1
+        return 1 if any(r.action == "mismatch" for r in results) else 0
+    if args.command == "send":
+        return _send(args)
+    if args.command == "tail":
+        from hookgate.tail import tail
+
+        settings, _ = _settings(args, dev_default=True)
+        print(
+            f"tailing {args.kind} on {settings.kafka.bootstrap} (Ctrl-C to stop)", file=sys.stderr
+        )
+        tail(
+            settings,
+            args.kind,
+            as_json=args.json,
+            from_beginning=args.from_beginning,
+            max_records=args.max,
+        )
+        return 0
+    if args.command == "dev":
+        from hookgate.dev import DevError
+        from hookgate.dev import run as run_dev
+        from hookgate.kafka_local import LocalKafkaError
+        from hookgate.topics import TopicsError
+
+        settings, path = _settings(args, dev_default=True)
+        try:
+            return run_dev(settings, path)
+        except (DevError, LocalKafkaError, TopicsError) as exc:
+            print(f"hookgate dev: {exc}", file=sys.stderr)
+            return 1
+    raise AssertionError(args.command)
+
+
+def _kafka(action: str) -> int:
+    from hookgate.dev import local_kafka
+    from hookgate.kafka_local import LocalKafkaError
+
+    kafka = local_kafka()
+    try:
+        if action == "start":
+            print(kafka.start())
+        elif action == "stop":
+            if not kafka.stop():
+                print("the local broker is not running")
+        elif action == "status":
+            status = kafka.status()
+            state = f"running (pid {status.pid})" if status.running else "stopped"
+            print(f"local broker {state}; bootstrap {status.bootstrap}; home {status.home}")
+            return 0 if status.running else 3
+        else:
+            kafka.wipe()
+            print(f"wiped {kafka.status().home}")
+    except LocalKafkaError as exc:
+        print(f"hookgate kafka {action}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _send(args: argparse.Namespace) -> int:
+    from hookgate.send import SendError, send
+
+    settings, _ = _settings(args, dev_default=True)
+    body = args.payload.read_bytes() if args.payload else None
+    event_id = args.event_id
+    failures = 0
+    for _ in range(max(1, args.times)):
+        try:
+            result = send(settings, args.source, url=args.url, body=body, event_id=event_id)
+        except SendError as exc:
+            print(f"hookgate send: {exc}", file=sys.stderr)
+            return 1
+        event_id = result.event_id  # retries repeat the same event
+        print(f"{result.status} {result.body}  (event id {result.event_id})")
+        failures += result.status >= 300
+    return 1 if failures else 0

@@ -1,0 +1,92 @@
+"""``hookgate topics ensure``: create the raw, canonical and dead-letter topics, idempotently.
+
+Auto topic creation stays off on the broker: a topic created by whichever client touches it first
+gets broker defaults (wrong partitions, wrong retention), so every topic is created here on
+purpose. Existing topics are left as they are; a partition count that differs from the config is
+reported, because the worker's de-duplication table requires the raw topic's partitioning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+
+from schemas.config import Settings, TopicSpec
+
+
+class TopicsError(Exception):
+    """A topic could not be created, or the cluster did not answer."""
+
+
+@dataclass(frozen=True)
+class TopicResult:
+    name: str
+    action: str  # "created" | "exists" | "mismatch"
+    detail: str = ""
+
+
+def ensure(
+    settings: Settings, progress: Callable[[str], None] = print, timeout: float = 30.0
+) -> list[TopicResult]:
+    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap, **settings.kafka.client})
+    try:
+        existing = admin.list_topics(timeout=timeout).topics
+    except KafkaException as exc:
+        raise TopicsError(f"Kafka at {settings.kafka.bootstrap} did not answer: {exc}") from None
+    results: list[TopicResult] = []
+    missing: list[TopicSpec] = []
+    for spec in settings.topics.all():
+        if spec.name in existing:
+            have = len(existing[spec.name].partitions)
+            if have != spec.partitions:
+                results.append(
+                    TopicResult(
+                        spec.name,
+                        "mismatch",
+                        f"has {have} partitions, config says {spec.partitions}",
+                    )
+                )
+            else:
+                results.append(TopicResult(spec.name, "exists"))
+        else:
+            missing.append(spec)
+    if missing:
+        futures = admin.create_topics(
+            [
+                NewTopic(
+                    s.name,
+                    num_partitions=s.partitions,
+                    replication_factor=s.replication_factor,
+                    config=dict(s.config),
+                )
+                for s in missing
+            ],
+            operation_timeout=timeout,
+            request_timeout=timeout,
+        )
+        for spec in missing:
+            try:
+                futures[spec.name].result()
+                results.append(
+                    TopicResult(
+                        spec.name,
+                        "created",
+                        f"{spec.partitions} partitions, replication {spec.replication_factor}",
+                    )
+                )
+            except KafkaException as exc:
+                error = exc.args[0]
+                # Another process created it between our listing and our request: fine.
+                if error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                    results.append(TopicResult(spec.name, "exists"))
+                else:
+                    raise TopicsError(f"cannot create {spec.name}: {error.str()}") from None
+    for result in results:
+        progress(
+            f"  {result.name}: {result.action}" + (f" ({result.detail})" if result.detail else "")
+        )
+    return results
