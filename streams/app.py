@@ -61,7 +61,8 @@ def create_app(settings: Settings, *, metrics: WorkerMetrics | None = None) -> W
         "dedup",
         default=None,
         partitions=raw.partitions,
-        schema=faust.Schema(key_serializer="raw", value_serializer="json"),
+        # bytes keys are stored and recovered raw; values ([partition, offset, ms]) as JSON.
+        key_type=bytes,
         help="Last emitted raw record per {source}:{event id} (see streams/dedup.py).",
     )
 

@@ -1,0 +1,200 @@
+"""Helpers for tests that run the real processes against the real broker."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets as tokens
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+from confluent_kafka import Consumer, Message, TopicPartition
+
+from ingress.schemes.standard_webhooks import decode_secret, sign
+from schemas import config
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+SECRET_BYTES = decode_secret(SECRET)
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def wait_until(condition: Callable[[], Any], timeout: float, what: str, every: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@dataclass
+class Stack:
+    """A configured Hookgate (unique topics, ports and app id) and its running processes."""
+
+    bootstrap: str
+    workdir: Path
+    raw_partitions: int = 3
+    delivery_timeout_ms: int = 3000
+    name: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:8]}")
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.ingress_port, self.web_port = free_ports(2)
+        self.config_path = self.workdir / f"{self.name}.yaml"
+        document = {
+            "kafka": {
+                "bootstrap_servers": self.bootstrap,
+                "delivery_timeout_ms": self.delivery_timeout_ms,
+            },
+            "topics": {
+                "raw": {"name": f"{self.name}.raw", "partitions": self.raw_partitions},
+                "canonical": {"name": f"{self.name}.canonical", "partitions": 3},
+                "dead_letter": {"name": f"{self.name}.dlq", "partitions": 1},
+            },
+            "ingress": {"host": "127.0.0.1", "port": self.ingress_port},
+            "worker": {
+                "app_id": f"hookgate-{self.name}",
+                "data_dir": str(self.workdir / f"{self.name}-worker"),
+                "web_port": self.web_port,
+            },
+            "sources": [
+                {"name": "e2e", "provider": "standard-webhooks", "secrets": [SECRET]},
+            ],
+        }
+        self.config_path.write_text(yaml.safe_dump(document))
+        self.settings = config.load(self.config_path, env={})
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.ingress_port}"
+
+    def start(self, role: str) -> None:
+        """Run ``hookgate {role}`` as a child process, as an operator would."""
+        log = (self.workdir / f"{self.name}-{role}.log").open("ab")
+        self.processes[role] = subprocess.Popen(
+            [sys.executable, "-m", "hookgate", role, "--config", str(self.config_path)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"},
+        )
+        log.close()
+
+    def stop(self, role: str, timeout: float = 30) -> int:
+        process = self.processes.pop(role)
+        process.send_signal(signal.SIGTERM)
+        try:
+            return process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise AssertionError(f"{role} did not stop within {timeout} s of SIGTERM") from None
+
+    def stop_all(self) -> None:
+        for role in list(self.processes):
+            with contextlib.suppress(AssertionError):
+                self.stop(role)
+
+    def log(self, role: str) -> str:
+        return (self.workdir / f"{self.name}-{role}.log").read_text(errors="replace")
+
+    def wait_ingress_ready(self, timeout: float = 60) -> None:
+        def ready() -> bool:
+            self._check_alive()
+            try:
+                return httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(ready, timeout, "the ingress to be ready")
+
+    def _check_alive(self) -> None:
+        for role, process in self.processes.items():
+            if process.poll() is not None:
+                raise AssertionError(f"{role} exited with {process.returncode}:\n{self.log(role)}")
+
+    def post(self, body: bytes, *, event_id: str | None = None, secret: bytes = SECRET_BYTES,
+             timestamp: int | None = None, source: str = "e2e") -> httpx.Response:
+        event_id = event_id or f"msg_{tokens.token_hex(8)}"
+        timestamp = int(time.time()) if timestamp is None else timestamp
+        headers = {
+            "webhook-id": event_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": sign(secret, event_id, timestamp, body),
+            "content-type": "application/json",
+        }
+        return httpx.post(f"{self.url}/webhooks/{source}", content=body, headers=headers,
+                          timeout=30)
+
+    def worker_metric(self, name: str, **labels: str) -> float:
+        """A counter from the worker's /metrics, 0 if absent or the worker does not answer."""
+        try:
+            text = httpx.get(f"http://127.0.0.1:{self.web_port}/metrics", timeout=2).text
+        except httpx.HTTPError:
+            return 0.0
+        wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+        for line in text.splitlines():
+            if line.startswith(f"{name}{{{wanted}}} ") or (not labels and
+                                                          line.startswith(f"{name} ")):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+
+def read_all(bootstrap: str, topic: str, timeout: float = 10.0) -> list[Message]:
+    """Every record of ``topic`` up to its current end (high watermarks taken at the call)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"test-{uuid.uuid4().hex}",
+                         "enable.auto.commit": False})
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                for p in partitions}
+        pending = {p for p, end in ends.items() if end > 0}
+        consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+        records: list[Message] = []
+        deadline = time.monotonic() + timeout
+        while pending and time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is None or message.error():
+                continue
+            records.append(message)
+            if message.offset() + 1 >= ends[message.partition()]:
+                pending.discard(message.partition())
+        if pending:
+            raise AssertionError(f"could not read {topic} to its end within {timeout} s")
+        return records
+    finally:
+        consumer.close()
+
+
+def canonical_ids(messages: list[Message]) -> list[str]:
+    return [dict(m.headers() or [])["ce_id"].decode() for m in messages]
+
+
+@contextlib.contextmanager
+def running(stack: Stack, *roles: str) -> Iterator[Stack]:
+    try:
+        for role in roles:
+            stack.start(role)
+        yield stack
+    finally:
+        stack.stop_all()
