@@ -98,7 +98,12 @@ def source_uri(source_name: str) -> str:
 def rfc3339(epoch_seconds: float) -> str:
     """Format a time as RFC 3339 UTC with millisecond precision (``...T12:00:00.000Z``)."""
     moment = datetime.fromtimestamp(epoch_seconds, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # %Y does not zero-pad years before 1000 on every platform; RFC 3339 needs four digits.
+    return (
+        f"{moment.year:04d}-"
+        + moment.strftime("%m-%dT%H:%M:%S.")
+        + (f"{moment.microsecond // 1000:03d}Z")
+    )
 
 
 def decode(
@@ -111,7 +116,10 @@ def decode(
     for name, raw in headers or ():
         name = name.lower()
         if name.startswith("ce_") or name == "content-type":
-            attrs[name.removeprefix("ce_")] = raw.decode()
+            try:
+                attrs[name.removeprefix("ce_")] = raw.decode()
+            except UnicodeDecodeError:
+                raise CanonicalRecordError(f"header {name!r} is not UTF-8") from None
     for required in _REQUIRED:
         if not attrs.get(required):
             raise CanonicalRecordError(f"missing ce_{required}")

@@ -8,6 +8,7 @@ down; nothing else reads the environment. Every error names the key and the reas
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from collections.abc import Mapping
@@ -74,8 +75,10 @@ class KafkaSettings:
     bootstrap_servers: str | None = None
     #: How long the ingress waits for the broker's acknowledgement before answering 503.
     delivery_timeout_ms: int = 5000
-    #: Extra librdkafka/aiokafka-neutral client settings (security, SASL); passed through.
-    client: Mapping[str, str] = field(default_factory=dict)
+    #: Extra librdkafka settings (security, SASL) for the ingress producer and the CLI's
+    #: clients. Values may be secret references; hidden from ``repr`` because they hold
+    #: passwords.
+    client: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def bootstrap(self) -> str:
@@ -191,7 +194,8 @@ def parse(
 ) -> Settings:
     """Build settings from an already-parsed document (the YAML's mapping)."""
     env = os.environ if env is None else env
-    doc = _mapping(document, "<root>")
+    # A copy: environment overrides are written into it, never into the caller's document.
+    doc = copy.deepcopy(_mapping(document, "<root>"))
     _only(doc, "<root>", {"kafka", "topics", "ingress", "worker", "sources"})
     _apply_env_overrides(doc, env)
     reader = _SecretReader(env, base_dir or Path.cwd())
@@ -205,7 +209,7 @@ def parse(
             raise ConfigError(f"sources[{i}].name", f"duplicate source name {source.name!r}")
         by_name[source.name] = source
     return Settings(
-        kafka=_kafka(_mapping(doc.get("kafka", {}), "kafka")),
+        kafka=_kafka(_mapping(doc.get("kafka", {}), "kafka"), reader),
         topics=_topics(_mapping(doc.get("topics", {}), "topics")),
         ingress=_ingress(_mapping(doc.get("ingress", {}), "ingress")),
         worker=_worker(_mapping(doc.get("worker", {}), "worker")),
@@ -225,7 +229,7 @@ def _apply_env_overrides(doc: dict[str, Any], env: Mapping[str, str]) -> None:
             target[key] = value
 
 
-def _kafka(doc: dict[str, Any]) -> KafkaSettings:
+def _kafka(doc: dict[str, Any], reader: _SecretReader) -> KafkaSettings:
     _only(doc, "kafka", {"bootstrap_servers", "delivery_timeout_ms", "client"})
     defaults = KafkaSettings()
     client = _mapping(doc.get("client", {}), "kafka.client")
@@ -239,7 +243,10 @@ def _kafka(doc: dict[str, Any]) -> KafkaSettings:
             low=100,
             high=300_000,
         ),
-        client={str(k): str(v) for k, v in client.items()},
+        client={
+            str(k): reader.read(v, f"kafka.client.{k}").reveal() if isinstance(v, dict) else str(v)
+            for k, v in client.items()
+        },
     )
 
 

@@ -3,7 +3,8 @@
 Provider payloads carry integers beyond 2^53 (fal seeds) and sometimes beyond 64 bits. orjson
 decodes integers past 64 bits as floats without a word, so decoding uses the standard library
 (exact, arbitrary precision) and encoding tries orjson first, falling back only when an integer
-is too large for it. NaN and Infinity are not JSON and are rejected rather than passed on.
+is too large for it. NaN and Infinity are not JSON, and numbers that overflow a float would
+become Infinity (written as null): all are rejected rather than passed on.
 """
 
 from __future__ import annotations
@@ -18,9 +19,16 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
 def loads(data: bytes | str) -> Any:
     """Decode JSON text; integers stay exact. Raises ``ValueError`` on invalid input."""
-    return json.loads(data, parse_constant=_reject_constant)
+    return json.loads(data, parse_constant=_reject_constant, parse_float=_finite_float)
 
 
 def dumps(obj: Any) -> bytes:

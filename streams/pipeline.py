@@ -18,7 +18,7 @@ from schemas import raw as raw_format
 from schemas.deadletter import DeadLetter
 from streams.dedup import Decision, Seen, decide
 from streams.emitter import Emitter
-from streams.errors import StreamError, UndecodableRecord
+from streams.errors import NormalizationFailed, StreamError, UndecodableRecord
 from streams.metrics import WorkerMetrics
 from streams.normalizers import normalize
 
@@ -70,11 +70,18 @@ class Pipeline:
                 self._metrics.duplicates.labels(delivery.source).inc()
                 ack()
                 return
+            event = normalize(delivery)
+            # Stored only once normalized: a dead-lettered event, redriven after a fix, must
+            # not be dropped as a duplicate of itself.
             if decision is Decision.EMIT:
                 self._seen[record.key] = current.to_json()
-            event = normalize(delivery)
         except StreamError as error:
             await self._dead_letter(record, error, ack)
+            return
+        except Exception as unexpected:
+            # A bug or an input no normalizer foresaw: dead-letter it, never stop the stream.
+            failure = NormalizationFailed(f"unexpected {type(unexpected).__name__}: {unexpected}")
+            await self._dead_letter(record, failure, ack)
             return
         outcome = "emitted" if decision is Decision.EMIT else "reemitted"
         await self._emitter.emit(

@@ -21,8 +21,9 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield external
         return
     port, controller_port = free_ports(2)
-    broker = LocalKafka(tmp_path_factory.mktemp("kafka"), port=port,
-                        controller_port=controller_port)
+    broker = LocalKafka(
+        tmp_path_factory.mktemp("kafka"), port=port, controller_port=controller_port
+    )
     bootstrap = broker.start()
     try:
         yield bootstrap

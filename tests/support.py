@@ -133,8 +133,15 @@ class Stack:
             if process.poll() is not None:
                 raise AssertionError(f"{role} exited with {process.returncode}:\n{self.log(role)}")
 
-    def post(self, body: bytes, *, event_id: str | None = None, secret: bytes = SECRET_BYTES,
-             timestamp: int | None = None, source: str = "e2e") -> httpx.Response:
+    def post(
+        self,
+        body: bytes,
+        *,
+        event_id: str | None = None,
+        secret: bytes = SECRET_BYTES,
+        timestamp: int | None = None,
+        source: str = "e2e",
+    ) -> httpx.Response:
         event_id = event_id or f"msg_{tokens.token_hex(8)}"
         timestamp = int(time.time()) if timestamp is None else timestamp
         headers = {
@@ -143,8 +150,9 @@ class Stack:
             "webhook-signature": sign(secret, event_id, timestamp, body),
             "content-type": "application/json",
         }
-        return httpx.post(f"{self.url}/webhooks/{source}", content=body, headers=headers,
-                          timeout=30)
+        return httpx.post(
+            f"{self.url}/webhooks/{source}", content=body, headers=headers, timeout=30
+        )
 
     def worker_metric(self, name: str, **labels: str) -> float:
         """A counter from the worker's /metrics, 0 if absent or the worker does not answer."""
@@ -154,20 +162,28 @@ class Stack:
             return 0.0
         wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
         for line in text.splitlines():
-            if line.startswith(f"{name}{{{wanted}}} ") or (not labels and
-                                                          line.startswith(f"{name} ")):
+            if line.startswith(f"{name}{{{wanted}}} ") or (
+                not labels and line.startswith(f"{name} ")
+            ):
                 return float(line.rsplit(" ", 1)[1])
         return 0.0
 
 
 def read_all(bootstrap: str, topic: str, timeout: float = 10.0) -> list[Message]:
     """Every record of ``topic`` up to its current end (high watermarks taken at the call)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"test-{uuid.uuid4().hex}",
-                         "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"test-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+        }
+    )
     try:
         partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-                for p in partitions}
+        ends = {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in partitions
+        }
         pending = {p for p, end in ends.items() if end > 0}
         consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
         records: list[Message] = []

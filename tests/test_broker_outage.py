@@ -22,8 +22,9 @@ BODY = b'{"type": "invoice.paid", "timestamp": "2026-11-27T10:00:00Z", "data": {
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
     port, controller_port = free_ports(2)
-    kafka = LocalKafka(tmp_path_factory.mktemp("outage-kafka"), port=port,
-                       controller_port=controller_port)
+    kafka = LocalKafka(
+        tmp_path_factory.mktemp("outage-kafka"), port=port, controller_port=controller_port
+    )
     kafka.start()
     try:
         yield kafka
@@ -45,15 +46,23 @@ def test_broker_down_gives_503_and_the_ingress_recovers_when_it_returns(
         assert down.status_code == 503
         assert down.json()["error"] == "broker_unavailable"
         assert down.headers["retry-after"].isdigit()
-        wait_until(lambda: httpx.get(f"{stack.url}/readyz").status_code == 503, 15,
-                   "/readyz to report the broker gone")
+        wait_until(
+            lambda: httpx.get(f"{stack.url}/readyz").status_code == 503,
+            15,
+            "/readyz to report the broker gone",
+        )
 
         broker.start()
         # The sender retries, as a 503 asks it to; the ingress must take it once Kafka is back.
-        wait_until(lambda: stack.post(BODY, event_id="msg_after").status_code == 200, 60,
-                   "a delivery to be accepted again")
+        wait_until(
+            lambda: stack.post(BODY, event_id="msg_after").status_code == 200,
+            60,
+            "a delivery to be accepted again",
+        )
         assert httpx.get(f"{stack.url}/readyz").status_code == 200
 
-    ids = {raw_format.decode(r.key(), r.value(), r.headers()).event_id
-           for r in read_all(broker.bootstrap, stack.settings.topics.raw.name)}
+    ids = {
+        raw_format.decode(r.key(), r.value(), r.headers()).event_id
+        for r in read_all(broker.bootstrap, stack.settings.topics.raw.name)
+    }
     assert {"msg_before", "msg_after"} <= ids

@@ -28,15 +28,21 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         # Warm-up: the worker is ready once an event makes it all the way through.
         warm = stack.post(envelope("warm.up", "w-0"), event_id="msg_warmup")
         assert warm.status_code == 200, warm.text
-        wait_until(lambda: "msg_warmup" in canonical_ids(read_all(kafka_bootstrap,
-                                                                  stack.settings.topics.canonical.name)),
-                   90, "the warm-up event on the canonical topic")
+        wait_until(
+            lambda: (
+                "msg_warmup"
+                in canonical_ids(read_all(kafka_bootstrap, stack.settings.topics.canonical.name))
+            ),
+            90,
+            "the warm-up event on the canonical topic",
+        )
         yield stack
 
 
 def envelope(event_type: str, entity: str, **data: object) -> bytes:
-    return json.dumps({"type": event_type, "timestamp": "2026-11-27T10:00:00Z",
-                       "data": {"id": entity, **data}}).encode()
+    return json.dumps(
+        {"type": event_type, "timestamp": "2026-11-27T10:00:00Z", "data": {"id": entity, **data}}
+    ).encode()
 
 
 def canonical(stack: Stack) -> list[object]:
@@ -80,31 +86,41 @@ def test_the_same_event_delivered_three_times_comes_out_once(stack: Stack) -> No
     for _ in range(3):
         assert stack.post(body, event_id="msg_retried").status_code == 200
 
-    wait_until(lambda: stack.worker_metric("hookgate_worker_duplicates_dropped_total",
-                                           source="e2e") >= before + 2,
-               60, "the worker to drop two duplicates")
+    wait_until(
+        lambda: (
+            stack.worker_metric("hookgate_worker_duplicates_dropped_total", source="e2e")
+            >= before + 2
+        ),
+        60,
+        "the worker to drop two duplicates",
+    )
     wait_until(lambda: "msg_retried" in canonical_ids(canonical(stack)), 30, "the event")
     assert canonical_ids(canonical(stack)).count("msg_retried") == 1
 
 
 def test_a_forged_delivery_is_refused_and_writes_nothing(stack: Stack) -> None:
-    response = stack.post(envelope("invoice.paid", "inv_forged"), event_id="msg_forged",
-                          secret=b"not the secret")
+    response = stack.post(
+        envelope("invoice.paid", "inv_forged"), event_id="msg_forged", secret=b"not the secret"
+    )
     assert response.status_code == 401
     assert response.json()["error"] == "signature_mismatch"
     # A write would have been acknowledged before the answer, so it would be below the end now.
     raw = read_all(stack.bootstrap, stack.settings.topics.raw.name)
-    assert all(raw_format.decode(r.key(), r.value(), r.headers()).event_id != "msg_forged"
-               for r in raw)
+    assert all(
+        raw_format.decode(r.key(), r.value(), r.headers()).event_id != "msg_forged" for r in raw
+    )
 
 
 def test_a_poison_record_is_dead_lettered_and_later_records_still_flow(stack: Stack) -> None:
     producer = Producer({"bootstrap.servers": stack.bootstrap})
     coordinates: list[tuple[int, int]] = []
-    producer.produce(stack.settings.topics.raw.name, key=b"e2e:poison", value=b"\xff not json",
-                     headers=[("hookgate-format", b"99")],
-                     on_delivery=lambda err, msg: coordinates.append((msg.partition(),
-                                                                      msg.offset())))
+    producer.produce(
+        stack.settings.topics.raw.name,
+        key=b"e2e:poison",
+        value=b"\xff not json",
+        headers=[("hookgate-format", b"99")],
+        on_delivery=lambda err, msg: coordinates.append((msg.partition(), msg.offset())),
+    )
     producer.flush(10)
     # A delivery that verifies but is not the provider's shape fails later, in normalization.
     unshaped = stack.post(b"[1, 2, 3]", event_id="msg_unshaped")
@@ -112,8 +128,11 @@ def test_a_poison_record_is_dead_lettered_and_later_records_still_flow(stack: St
     after = stack.post(envelope("invoice.paid", "inv_after_poison"), event_id="msg_after_poison")
     assert after.status_code == 200
 
-    wait_until(lambda: "msg_after_poison" in canonical_ids(canonical(stack)), 60,
-               "the record after the poison")
+    wait_until(
+        lambda: "msg_after_poison" in canonical_ids(canonical(stack)),
+        60,
+        "the record after the poison",
+    )
 
     def dead_letters() -> dict[str, dict[str, bytes]] | None:
         letters = {}
@@ -126,16 +145,22 @@ def test_a_poison_record_is_dead_lettered_and_later_records_still_flow(stack: St
     poison = letters["e2e:poison"]
     assert poison[DeadLetterHeader.REASON] == b"undecodable_record"
     assert poison[DeadLetterHeader.TOPIC] == stack.settings.topics.raw.name.encode()
-    assert (int(poison[DeadLetterHeader.PARTITION]), int(poison[DeadLetterHeader.OFFSET])) \
-        == coordinates[0]
+    assert (
+        int(poison[DeadLetterHeader.PARTITION]),
+        int(poison[DeadLetterHeader.OFFSET]),
+    ) == coordinates[0]
     assert poison["value"] == b"\xff not json"
     assert letters["e2e:msg_unshaped"][DeadLetterHeader.REASON] == b"normalization_failed"
 
 
 def test_ingress_log_has_one_line_per_delivery_without_secrets(stack: Stack) -> None:
     stack.post(envelope("invoice.paid", "inv_logged"), event_id="msg_logged")
-    lines = [json.loads(line) for line in stack.log("ingress").splitlines()
-             if line.startswith("{") and '"msg_logged"' in line]
+    lines = [
+        json.loads(line)
+        for line in stack.log("ingress").splitlines()
+        if line.startswith("{") and '"msg_logged"' in line
+    ]
     assert len(lines) == 1
-    assert lines[0]["status"] == 200 and lines[0]["source"] == "e2e"
+    assert lines[0]["status"] == 200
+    assert lines[0]["source"] == "e2e"
     assert "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" not in stack.log("ingress")

@@ -15,8 +15,9 @@ pytestmark = pytest.mark.kafka
 
 
 def body(entity: str) -> bytes:
-    return json.dumps({"type": "job.done", "timestamp": "2026-11-27T10:00:00Z",
-                       "data": {"id": entity}}).encode()
+    return json.dumps(
+        {"type": "job.done", "timestamp": "2026-11-27T10:00:00Z", "data": {"id": entity}}
+    ).encode()
 
 
 def test_an_offset_reset_re_emits_every_event_once_more_and_still_drops_retries(
@@ -32,9 +33,11 @@ def test_an_offset_reset_re_emits_every_event_once_more_and_still_drops_retries(
             assert stack.post(body(event_id), event_id=event_id).status_code == 200
         # A sender's retry: dropped the first time, and must stay dropped in the replay.
         assert stack.post(body(ids[0]), event_id=ids[0]).status_code == 200
-        wait_until(lambda: set(ids) <= set(canonical_ids(read_all(kafka_bootstrap,
-                                                                  canonical_topic))),
-                   90, "the first pass")
+        wait_until(
+            lambda: set(ids) <= set(canonical_ids(read_all(kafka_bootstrap, canonical_topic))),
+            90,
+            "the first pass",
+        )
         assert stack.stop("worker") == 0
 
     assert sorted(canonical_ids(read_all(kafka_bootstrap, canonical_topic))) == sorted(ids)
@@ -48,12 +51,17 @@ def test_an_offset_reset_re_emits_every_event_once_more_and_still_drops_retries(
     admin.alter_consumer_group_offsets([reset])[stack.settings.worker.app_id].result(30)
 
     with running(stack, "worker"):
-        wait_until(lambda: len(read_all(kafka_bootstrap, canonical_topic)) >= 2 * len(ids), 90,
-                   "the replay to re-emit")
+        wait_until(
+            lambda: len(read_all(kafka_bootstrap, canonical_topic)) >= 2 * len(ids),
+            90,
+            "the replay to re-emit",
+        )
         # Let any extra (wrongly emitted) retry arrive before counting.
-        wait_until(lambda: stack.worker_metric("hookgate_worker_records_total",
-                                               outcome="duplicate") >= 1, 30,
-                   "the replayed retry to be dropped")
+        wait_until(
+            lambda: stack.worker_metric("hookgate_worker_records_total", outcome="duplicate") >= 1,
+            30,
+            "the replayed retry to be dropped",
+        )
     replayed = canonical_ids(read_all(kafka_bootstrap, canonical_topic))
     assert sorted(replayed) == sorted(ids * 2)
 
@@ -67,14 +75,19 @@ def test_a_restarted_worker_still_drops_retries_of_events_emitted_before_the_res
     with running(stack, "ingress", "worker"):
         stack.wait_ingress_ready()
         assert stack.post(body("job_1"), event_id="msg_before_restart").status_code == 200
-        wait_until(lambda: canonical_ids(read_all(kafka_bootstrap, canonical_topic)), 90,
-                   "the first event")
+        wait_until(
+            lambda: canonical_ids(read_all(kafka_bootstrap, canonical_topic)), 90, "the first event"
+        )
         assert stack.stop("worker") == 0
 
         # The de-duplication state comes back from the changelog, not from local memory.
         stack.start("worker")
         assert stack.post(body("job_1"), event_id="msg_before_restart").status_code == 200
-        wait_until(lambda: stack.worker_metric("hookgate_worker_duplicates_dropped_total",
-                                               source="e2e") >= 1, 90,
-                   "the retry to be dropped by the restarted worker")
+        wait_until(
+            lambda: (
+                stack.worker_metric("hookgate_worker_duplicates_dropped_total", source="e2e") >= 1
+            ),
+            90,
+            "the retry to be dropped by the restarted worker",
+        )
     assert canonical_ids(read_all(kafka_bootstrap, canonical_topic)) == ["msg_before_restart"]

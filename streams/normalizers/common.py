@@ -40,7 +40,10 @@ def iso_time(value: Any) -> str | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)  # providers that omit the zone mean UTC
-    return rfc3339(moment.timestamp())
+    try:
+        return rfc3339(moment.timestamp())
+    except (ValueError, OverflowError):  # e.g. year 9999 in a zone west of UTC
+        return None
 
 
 def entity_id(value: Any) -> str | None:

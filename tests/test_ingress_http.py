@@ -1,0 +1,480 @@
+"""The ingress app over HTTP (in-process ASGI), with a FAKE producer standing in for Kafka.
+
+``FakeProducer`` records what the app would write and answers ``ready`` as told; nothing here
+talks to a broker. The real producer against a real broker is covered by the Kafka tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from standardwebhooks.webhooks import Webhook
+from starlette.applications import Starlette
+
+from ingress.app import create_app
+from ingress.errors import BrokerUnavailable
+from ingress.logs import JsonFormatter
+from ingress.producer import Delivered
+from ingress.schemes.standard_webhooks import decode_secret, sign
+from schemas import raw
+from schemas.config import Settings, parse
+
+SECRET_TEXT = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+SECRET = decode_secret(SECRET_TEXT)
+OLD_SECRET_TEXT = "whsec_" + base64.b64encode(b"the previous secret, now rotated").decode()
+OLD_SECRET = decode_secret(OLD_SECRET_TEXT)
+SECRET_FRAGMENTS = (
+    "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    OLD_SECRET_TEXT.removeprefix("whsec_"),
+    SECRET.hex(),
+)
+
+FIXED = 1_795_000_000.0  # the app's clock: 2026-11-18T11:06:40Z
+NOW = int(FIXED)
+RAW_TOPIC = "t.raw"
+BODY = b'{"type": "invoice.paid", "data": {"id": "inv_1", "note": "caf\xc3\xa9"}}\n'
+SMALL_LIMIT = 64
+
+
+@dataclass
+class Produced:
+    topic: str
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+@dataclass
+class FakeProducer:
+    """Stands in for ingress.producer.KafkaProducer: no Kafka, records every produce."""
+
+    produced: list[Produced] = field(default_factory=list)
+    ready_answer: bool = True
+    ready_asked: list[str] = field(default_factory=list)
+    error: Exception | None = None
+    started: bool = False
+    stopped: bool = False
+
+    async def start(self) -> None:
+        self.started = True
+
+    async def stop(self) -> None:
+        self.stopped = True
+
+    async def produce(
+        self, topic: str, key: bytes, value: bytes, headers: Sequence[tuple[str, bytes]]
+    ) -> Delivered:
+        if self.error is not None:
+            raise self.error
+        self.produced.append(Produced(topic, key, value, list(headers)))
+        return Delivered(partition=0, offset=len(self.produced) - 1)
+
+    async def ready(self, topic: str) -> bool:
+        self.ready_asked.append(topic)
+        return self.ready_answer
+
+
+def settings() -> Settings:
+    return parse(
+        {
+            "topics": {"raw": RAW_TOPIC},
+            "sources": [
+                {"name": "demo", "provider": "standard-webhooks", "secrets": [SECRET_TEXT]},
+                {
+                    "name": "rotated",
+                    "provider": "standard-webhooks",
+                    "secrets": [OLD_SECRET_TEXT, SECRET_TEXT],
+                },
+                {
+                    "name": "small",
+                    "provider": "standard-webhooks",
+                    "secrets": [SECRET_TEXT],
+                    "max_body_bytes": SMALL_LIMIT,
+                },
+            ],
+        },
+        env={},
+    )
+
+
+@pytest.fixture
+def producer() -> FakeProducer:
+    return FakeProducer()
+
+
+@pytest.fixture
+def app(producer: FakeProducer) -> Starlette:
+    return create_app(settings(), producer=producer, clock=lambda: FIXED)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    # ASGITransport does not send lifespan events: run the app's lifespan around the client.
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hookgate") as c,
+    ):
+        yield c
+
+
+def signed(
+    body: bytes = BODY,
+    *,
+    msg_id: str = "msg_1",
+    timestamp: int = NOW,
+    secret: bytes = SECRET,
+) -> dict[str, str]:
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(secret, msg_id, timestamp, body),
+        "content-type": "application/json",
+    }
+
+
+async def post(
+    client: httpx.AsyncClient,
+    body: bytes = BODY,
+    headers: dict[str, str] | None = None,
+    source: str = "demo",
+) -> httpx.Response:
+    return await client.post(
+        f"/webhooks/{source}", content=body, headers=signed(body) if headers is None else headers
+    )
+
+
+async def metric(client: httpx.AsyncClient, name: str, **labels: str) -> float | None:
+    text = (await client.get("/metrics")).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return sample.value
+    return None
+
+
+# --- accepted deliveries -----------------------------------------------------------------------
+
+
+async def test_a_valid_delivery_is_answered_200_with_its_event_id(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await post(client)
+    assert response.status_code == 200
+    assert response.json() == {"status": "accepted", "event_id": "msg_1"}
+
+
+async def test_a_valid_delivery_is_produced_once_to_the_raw_topic(
+    client: httpx.AsyncClient, producer: FakeProducer
+) -> None:
+    await post(client)
+    assert [(p.topic, p.key) for p in producer.produced] == [(RAW_TOPIC, b"demo:msg_1")]
+
+
+async def test_the_produced_value_is_the_body_byte_for_byte(
+    client: httpx.AsyncClient, producer: FakeProducer
+) -> None:
+    await post(client)
+    assert producer.produced[0].value == BODY
+
+
+async def test_the_produced_headers_are_a_raw_delivery_record(
+    client: httpx.AsyncClient, producer: FakeProducer
+) -> None:
+    await post(client)
+    record = producer.produced[0]
+    delivery = raw.decode(record.key, record.value, record.headers)
+    assert (delivery.source, delivery.provider, delivery.scheme, delivery.event_id) == (
+        "demo",
+        "standard-webhooks",
+        "standard-webhooks",
+        "msg_1",
+    )
+    assert delivery.received_at_ms == NOW * 1000
+    assert delivery.content_type == "application/json"
+
+
+async def test_the_produced_record_keeps_the_signed_sender_headers(
+    client: httpx.AsyncClient, producer: FakeProducer
+) -> None:
+    headers = signed()
+    await post(client, headers=headers)
+    record = producer.produced[0]
+    delivery = raw.decode(record.key, record.value, record.headers)
+    assert dict(delivery.sender_headers) == {
+        "webhook-id": "msg_1",
+        "webhook-timestamp": str(NOW),
+        "webhook-signature": headers["webhook-signature"],
+    }
+
+
+async def test_a_delivery_signed_by_the_standardwebhooks_library_is_accepted(
+    client: httpx.AsyncClient, producer: FakeProducer
+) -> None:
+    moment = datetime.fromtimestamp(NOW, tz=UTC)
+    signature = Webhook(SECRET_TEXT).sign("msg_lib", moment, BODY.decode())
+    headers = {
+        "webhook-id": "msg_lib",
+        "webhook-timestamp": str(NOW),
+        "webhook-signature": signature,
+    }
+    response = await post(client, headers=headers)
+    assert response.status_code == 200
+    assert producer.produced[0].key == b"demo:msg_lib"
+
+
+async def test_a_delivery_signed_with_the_second_secret_is_accepted(
+    client: httpx.AsyncClient,
+) -> None:
+    assert (await post(client, source="rotated")).status_code == 200
+
+
+# --- refusals ----------------------------------------------------------------------------------
+
+
+async def test_an_unknown_source_is_a_json_404(
+    client: httpx.AsyncClient, producer: FakeProducer
+) -> None:
+    response = await post(client, source="nobody")
+    assert response.status_code == 404
+    assert response.json()["error"] == "unknown_source"
+    assert producer.produced == []
+
+
+async def test_an_unknown_path_is_a_json_404(client: httpx.AsyncClient) -> None:
+    response = await client.get("/nowhere")
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_found"
+
+
+async def test_get_on_the_webhook_path_is_a_json_405_that_allows_post(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/webhooks/demo")
+    assert response.status_code == 405
+    assert response.json()["error"] == "method_not_allowed"
+    assert response.headers["allow"] == "POST"
+
+
+async def test_a_body_declared_over_the_limit_is_a_413(
+    client: httpx.AsyncClient, producer: FakeProducer
+) -> None:
+    body = b"x" * (SMALL_LIMIT + 1)
+    response = await post(client, body, signed(body), source="small")
+    assert response.status_code == 413
+    assert response.json()["error"] == "payload_too_large"
+    assert producer.produced == []
+
+
+async def test_a_body_at_the_limit_is_accepted(client: httpx.AsyncClient) -> None:
+    body = b'{"type":"a.b","pad":"' + b"x" * (SMALL_LIMIT - 23) + b'"}'
+    assert len(body) == SMALL_LIMIT
+    assert (await post(client, body, signed(body), source="small")).status_code == 200
+
+
+async def test_a_streamed_body_over_the_limit_is_a_413(
+    client: httpx.AsyncClient, producer: FakeProducer
+) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(10):
+            yield b"x" * 32
+
+    response = await client.post("/webhooks/small", content=chunks(), headers=signed(b"x" * 320))
+    assert response.status_code == 413
+    assert "content-length" not in response.request.headers
+    assert producer.produced == []
+
+
+async def test_a_streamed_body_is_not_read_past_the_limit(client: httpx.AsyncClient) -> None:
+    sent: list[int] = []
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for i in range(100):
+            sent.append(i)
+            yield b"x" * 32
+
+    await client.post("/webhooks/small", content=chunks(), headers=signed(b""))
+    assert len(sent) * 32 <= SMALL_LIMIT + 32
+
+
+async def test_a_forged_signature_is_a_401_signature_mismatch(client: httpx.AsyncClient) -> None:
+    response = await post(client, headers=signed(secret=b"not the sender's secret"))
+    assert response.status_code == 401
+    assert response.json()["error"] == "signature_mismatch"
+
+
+async def test_a_forged_signature_produces_nothing(
+    client: httpx.AsyncClient, producer: FakeProducer
+) -> None:
+    await post(client, headers=signed(secret=b"not the sender's secret"))
+    assert producer.produced == []
+
+
+async def test_a_changed_body_is_a_401_signature_mismatch(client: httpx.AsyncClient) -> None:
+    response = await post(client, BODY.replace(b"inv_1", b"inv_2"), signed(BODY))
+    assert response.json()["error"] == "signature_mismatch"
+
+
+async def test_a_stale_timestamp_is_a_401_that_names_the_tolerance(
+    client: httpx.AsyncClient, producer: FakeProducer
+) -> None:
+    response = await post(client, headers=signed(timestamp=NOW - 301))
+    assert response.status_code == 401
+    assert response.json()["error"] == "timestamp_too_old"
+    assert "tolerance is 300 s" in response.json()["detail"]
+    assert producer.produced == []
+
+
+async def test_a_future_timestamp_is_a_401(client: httpx.AsyncClient) -> None:
+    response = await post(client, headers=signed(timestamp=NOW + 301))
+    assert response.status_code == 401
+    assert response.json()["error"] == "timestamp_in_future"
+
+
+async def test_a_timestamp_at_the_tolerance_is_accepted(client: httpx.AsyncClient) -> None:
+    assert (await post(client, headers=signed(timestamp=NOW - 300))).status_code == 200
+
+
+async def test_a_missing_signature_is_a_401(client: httpx.AsyncClient) -> None:
+    headers = signed()
+    del headers["webhook-signature"]
+    response = await post(client, headers=headers)
+    assert (response.status_code, response.json()["error"]) == (401, "missing_signature")
+
+
+async def test_a_missing_webhook_id_is_a_400(client: httpx.AsyncClient) -> None:
+    headers = signed()
+    del headers["webhook-id"]
+    response = await post(client, headers=headers)
+    assert (response.status_code, response.json()["error"]) == (400, "missing_header")
+
+
+@pytest.mark.parametrize("timestamp", ["soon", "1.5e9", "+1795000000", "01795000000"])
+async def test_a_malformed_timestamp_is_a_400(client: httpx.AsyncClient, timestamp: str) -> None:
+    headers = {**signed(), "webhook-timestamp": timestamp}
+    response = await post(client, headers=headers)
+    assert (response.status_code, response.json()["error"]) == (400, "malformed_header")
+
+
+@pytest.mark.parametrize("length", ["ten", "-1", "1e3"])
+async def test_a_content_length_that_is_not_a_number_is_a_400(
+    client: httpx.AsyncClient, producer: FakeProducer, length: str
+) -> None:
+    response = await post(client, headers={**signed(), "content-length": length})
+    assert (response.status_code, response.json()["error"]) == (400, "malformed_header")
+    assert producer.produced == []
+
+
+async def test_a_broker_that_does_not_acknowledge_is_a_503_with_retry_after(
+    client: httpx.AsyncClient, producer: FakeProducer
+) -> None:
+    producer.error = BrokerUnavailable("no acknowledgement from Kafka in time")
+    response = await post(client)
+    assert response.status_code == 503
+    assert response.json()["error"] == "broker_unavailable"
+    assert response.headers["retry-after"] == "5"
+
+
+async def test_a_refusal_that_is_not_retriable_has_no_retry_after(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await post(client, headers=signed(secret=b"not the sender's secret"))
+    assert "retry-after" not in response.headers
+
+
+# --- health, readiness, lifespan ---------------------------------------------------------------
+
+
+async def test_healthz_answers_200(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+async def test_readyz_answers_503_when_the_producer_is_not_ready(
+    client: httpx.AsyncClient, producer: FakeProducer
+) -> None:
+    producer.ready_answer = False
+    response = await client.get("/readyz")
+    assert response.status_code == 503
+    assert RAW_TOPIC in response.json()["detail"]
+
+
+async def test_readyz_answers_200_when_the_producer_is_ready(
+    client: httpx.AsyncClient, producer: FakeProducer
+) -> None:
+    response = await client.get("/readyz")
+    assert response.status_code == 200
+    assert producer.ready_asked == [RAW_TOPIC]
+
+
+async def test_the_lifespan_starts_and_stops_the_producer(
+    app: Starlette, producer: FakeProducer
+) -> None:
+    async with app.router.lifespan_context(app):
+        assert (producer.started, producer.stopped) == (True, False)
+    assert producer.stopped
+
+
+# --- metrics -----------------------------------------------------------------------------------
+
+
+async def test_metrics_count_deliveries_by_outcome(client: httpx.AsyncClient) -> None:
+    await post(client)
+    await post(client, headers=signed(msg_id="msg_2", secret=b"not the sender's secret"))
+    await post(client, source="nobody")
+    name = "hookgate_ingress_deliveries_total"
+    assert await metric(client, name, source="demo", outcome="accepted") == 1
+    assert await metric(client, name, source="demo", outcome="signature_mismatch") == 1
+    assert await metric(client, name, source="<unknown>", outcome="unknown_source") == 1
+
+
+async def test_metrics_count_verification_failures_by_reason(client: httpx.AsyncClient) -> None:
+    await post(client, headers=signed(timestamp=NOW - 301))
+    name = "hookgate_ingress_verification_failures_total"
+    assert await metric(client, name, source="demo", reason="timestamp_too_old") == 1
+
+
+async def test_metrics_name_the_position_of_the_secret_that_matched(
+    client: httpx.AsyncClient,
+) -> None:
+    await post(client, source="rotated")
+    name = "hookgate_ingress_secret_matches_total"
+    assert await metric(client, name, source="rotated", key_index="1") == 1
+    assert await metric(client, name, source="rotated", key_index="0") is None
+
+
+async def test_metrics_are_served_in_the_prometheus_text_format(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+
+
+# --- secrets never leave -----------------------------------------------------------------------
+
+
+async def test_no_response_or_log_line_contains_a_secret(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    responses = [
+        await post(client, source="rotated"),
+        await post(client, headers=signed(secret=OLD_SECRET + b"x"), source="rotated"),
+        await post(client, headers=signed(timestamp=NOW - 3600), source="rotated"),
+        await post(client, headers={**signed(), "webhook-signature": "v1,!!"}, source="rotated"),
+        await post(client, source="nobody"),
+        await client.get("/metrics"),
+    ]
+    lines = [JsonFormatter().format(record) for record in caplog.records]
+    assert any('"delivery"' in line for line in lines)  # the delivery log lines were captured
+    answers = [f"{r.headers}\n{r.text}" for r in responses]
+    for text in answers + lines:
+        for fragment in SECRET_FRAGMENTS:
+            assert fragment not in text
