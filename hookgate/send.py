@@ -9,8 +9,8 @@ import urllib.request
 from dataclasses import dataclass
 from importlib import resources
 
-from ingress.schemes.standard_webhooks import decode_secret, sign
-from schemas.config import Settings, SourceSettings
+from ingress.providers import PROVIDERS
+from schemas.config import Settings
 
 
 class SendError(Exception):
@@ -31,22 +31,6 @@ def sample_payload(provider: str) -> bytes:
         raise SendError(f"no bundled sample payload for provider {provider!r}") from None
 
 
-def signed_headers(
-    source: SourceSettings, body: bytes, event_id: str, timestamp: int
-) -> dict[str, str]:
-    if source.provider != "standard-webhooks":
-        raise SendError(f"signing for provider {source.provider!r} is not implemented yet")
-    if not source.secrets:
-        raise SendError(f"source {source.name!r} has no secret to sign with (public keys only)")
-    signature = sign(decode_secret(source.secrets[0].reveal()), event_id, timestamp, body)
-    return {
-        "webhook-id": event_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": signature,
-        "content-type": "application/json",
-    }
-
-
 def send(
     settings: Settings,
     source_name: str,
@@ -60,15 +44,23 @@ def send(
     if source is None:
         known = ", ".join(sorted(settings.sources)) or "none"
         raise SendError(f"no source named {source_name!r} in {settings.origin} (known: {known})")
+    provider = PROVIDERS.get(source.provider)
+    if provider is None or provider.sign is None:
+        raise SendError(f"provider {source.provider!r} cannot be played locally")
     body = body if body is not None else sample_payload(source.provider)
     event_id = event_id or f"msg_{random_tokens.token_urlsafe(12)}"
-    headers = signed_headers(source, body, event_id, int(time.time()))
     url = url or f"{settings.ingress.local_url}/webhooks/{source_name}"
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
+    try:
+        outgoing = provider.sign(source, body, event_id, int(time.time()), url)
+    except ValueError as exc:
+        raise SendError(str(exc)) from None
+    request = urllib.request.Request(  # noqa: S310 - the URL is the ingress's, http(s) only
+        outgoing.url, data=outgoing.body, headers=dict(outgoing.headers), method="POST"
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             return SendResult(response.status, response.read().decode(), event_id)
     except urllib.error.HTTPError as exc:
         return SendResult(exc.code, exc.read().decode(errors="replace"), event_id)
     except urllib.error.URLError as exc:
-        raise SendError(f"cannot reach the ingress at {url}: {exc.reason}") from None
+        raise SendError(f"cannot reach the ingress at {outgoing.url}: {exc.reason}") from None

@@ -28,6 +28,9 @@ ENV_OVERRIDES: Mapping[str, str] = {
     "HOOKGATE_WORKER_WEB_PORT": "worker.web_port",
 }
 
+_SOURCE_KEYS = frozenset(
+    {"name", "provider", "secrets", "public_keys", "tolerance", "max_body_bytes"}
+)
 _SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 _TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 
@@ -151,6 +154,9 @@ class SourceSettings:
     #: Accepted clock difference in seconds; ``None`` means the provider's default.
     tolerance: int | None = None
     max_body_bytes: int = 1_048_576
+    #: Provider-specific settings (``public_url``, ``jwks_url``, ``header``, ...): every other
+    #: key of the source. The provider adapter validates them and rejects unknown ones.
+    options: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -324,7 +330,6 @@ def _worker(doc: dict[str, Any]) -> WorkerSettings:
 
 def _source(value: Any, key: str, reader: _SecretReader) -> SourceSettings:
     doc = _mapping(value, key)
-    _only(doc, key, {"name", "provider", "secrets", "public_keys", "tolerance", "max_body_bytes"})
     if "name" not in doc:
         raise ConfigError(f"{key}.name", "is required")
     name = _str(doc["name"], f"{key}.name")
@@ -359,6 +364,7 @@ def _source(value: Any, key: str, reader: _SecretReader) -> SourceSettings:
             low=1,
             high=64 * 1_048_576,
         ),
+        options={k: v for k, v in doc.items() if k not in _SOURCE_KEYS},
     )
 
 

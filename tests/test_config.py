@@ -153,11 +153,12 @@ def test_an_unknown_nested_key_is_named_with_its_section() -> None:
     assert config_error({"ingress": {"prot": 80}}).key == "ingress.prot"
 
 
-def test_an_unknown_key_in_a_source_is_named_with_its_position() -> None:
-    error = config_error(
-        {"sources": [{"name": "a", "provider": "standard-webhooks", "secret": "x"}]}
+def test_other_keys_of_a_source_are_kept_as_provider_options() -> None:
+    # The provider adapter in the ingress validates them (and rejects unknown ones).
+    settings = parse(
+        {"sources": [{"name": "a", "provider": "twilio", "public_url": "https://x/y"}]}, env={}
     )
-    assert error.key == "sources[0].secret"
+    assert settings.sources["a"].options == {"public_url": "https://x/y"}
 
 
 def test_a_source_without_provider_is_refused() -> None:

@@ -1,28 +1,20 @@
 """Provider adapters: what a source's ``provider:`` selects.
 
-A provider is a thin adapter over a signature scheme: it reads the source's secrets its own way,
-picks header names and default tolerance, and names the scheme recorded on the raw record. To add
-one, write a module with a ``PROVIDER`` and list it in ``_ALL`` below.
+A provider is a thin adapter over a signature scheme (``ingress/schemes/``): it reads the source's
+secrets its own way, picks header names, the event id and the default tolerance, validates its
+options, and can sign a delivery the way the real sender would (for ``hookgate send`` and tests).
+To add one, write a module with a ``PROVIDER`` and list it in ``_ALL`` below.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ingress.providers import standard_webhooks
+from ingress.providers.base import Provider
 from ingress.schemes.base import Verifier
 from schemas.config import ConfigError, Settings, SourceSettings
-
-
-@dataclass(frozen=True, slots=True)
-class Provider:
-    #: The value of ``provider:`` in the config; also the raw record's ``hookgate-provider``.
-    name: str
-    #: The signature scheme family, recorded as ``hookgate-scheme``.
-    scheme: str
-    #: Builds the source's verifier; raises ``ConfigError`` naming the bad key.
-    build: Callable[[SourceSettings, str], Verifier]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,9 +24,7 @@ class ConfiguredSource:
     verifier: Verifier
 
 
-_ALL: tuple[Provider, ...] = (
-    Provider("standard-webhooks", "standard-webhooks", standard_webhooks.build),
-)
+_ALL: tuple[Provider, ...] = (standard_webhooks.PROVIDER,)
 PROVIDERS: Mapping[str, Provider] = {p.name: p for p in _ALL}
 
 
@@ -48,6 +38,13 @@ def configure_sources(settings: Settings) -> dict[str, ConfiguredSource]:
             known = ", ".join(sorted(PROVIDERS))
             raise ConfigError(
                 f"{key}.provider", f"unknown provider {source.provider!r} (known: {known})"
+            )
+        unknown = sorted(set(source.options) - provider.options)
+        if unknown:
+            allowed = ", ".join(sorted(provider.options)) or "none"
+            raise ConfigError(
+                f"{key}.{unknown[0]}",
+                f"unknown key for provider {provider.name} (provider options: {allowed})",
             )
         configured[name] = ConfiguredSource(source, provider, provider.build(source, key))
     return configured

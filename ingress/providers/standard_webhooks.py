@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from ingress.providers.base import Outgoing, Provider
 from ingress.schemes.standard_webhooks import (
     StandardWebhooksVerifier,
     decode_public_key,
     decode_secret,
+    sign,
 )
 from schemas.config import ConfigError, SourceSettings
 
@@ -28,11 +30,29 @@ def build(source: SourceSettings, key: str) -> StandardWebhooksVerifier:
     if not secrets and not public_keys:
         raise ConfigError(
             f"{key}.secrets",
-            "a standard-webhooks source needs at least one "
-            "secret (whsec_...) or public key (whpk_...)",
+            "a standard-webhooks source needs at least one secret (whsec_...) or public key "
+            "(whpk_...)",
         )
     return StandardWebhooksVerifier(
         secrets=secrets,
         public_keys=public_keys,
         tolerance=source.tolerance or DEFAULT_TOLERANCE,
     )
+
+
+def sign_delivery(
+    source: SourceSettings, body: bytes, event_id: str, timestamp: int, url: str
+) -> Outgoing:
+    if not source.secrets:
+        raise ValueError(f"source {source.name!r} has no secret to sign with (public keys only)")
+    signature = sign(decode_secret(source.secrets[0].reveal()), event_id, timestamp, body)
+    headers = {
+        "webhook-id": event_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature,
+        "content-type": "application/json",
+    }
+    return Outgoing(url, headers, body)
+
+
+PROVIDER = Provider("standard-webhooks", "standard-webhooks", build, sign_delivery)

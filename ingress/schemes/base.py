@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -18,18 +19,30 @@ class Verified:
     key_index: int
     #: The signed timestamp in epoch seconds, when the scheme signs one.
     timestamp: int | None = None
+    #: A verified handshake to answer synchronously instead of producing (Slack's
+    #: ``url_verification``): the JSON body of the 200 answer.
+    reply: bytes | None = None
 
 
 class Verifier(Protocol):
-    """Checks one delivery. ``headers`` has lower-case names; ``body`` is exactly as received.
+    """Checks one delivery. ``headers`` has lower-case names; ``body`` is exactly as received;
+    ``url`` is the URL the request was made to (path and query included), as the ingress saw it.
 
     Raises a subclass of :class:`ingress.errors.IngressError` (401 or 400) on any failure, and never
     anything else for any input.
     """
 
-    def verify(self, headers: Mapping[str, str], body: bytes, now: float) -> Verified: ...
+    def verify(
+        self, headers: Mapping[str, str], body: bytes, now: float, url: str = ""
+    ) -> Verified: ...
 
-    #: Header names (lower-case) to keep on the raw Kafka record so the delivery can be
-    #: verified again later from Kafka alone.
+    #: Header names (lower-case) to keep on the raw Kafka record: those the signature covers,
+    #: so the delivery can be verified again from Kafka alone, and those normalization reads
+    #: (e.g. GitHub's event name).
     @property
-    def signed_headers(self) -> tuple[str, ...]: ...
+    def kept_headers(self) -> tuple[str, ...]: ...
+
+
+def body_digest_id(body: bytes) -> str:
+    """The event id of last resort: a sender that names no id sends the same bytes again."""
+    return "sha256:" + hashlib.sha256(body).hexdigest()

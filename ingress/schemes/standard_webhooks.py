@@ -175,10 +175,12 @@ class StandardWebhooksVerifier:
         self._names = (id_header.lower(), timestamp_header.lower(), signature_header.lower())
 
     @property
-    def signed_headers(self) -> tuple[str, ...]:
+    def kept_headers(self) -> tuple[str, ...]:
         return self._names
 
-    def verify(self, headers: Mapping[str, str], body: bytes, now: float) -> Verified:
+    def verify(
+        self, headers: Mapping[str, str], body: bytes, now: float, url: str = ""
+    ) -> Verified:
         id_name, ts_name, sig_name = self._names
         sig_header = headers.get(sig_name)
         if not sig_header:
