@@ -25,10 +25,12 @@ class SendResult:
 
 
 def sample_payload(provider: str) -> bytes:
-    try:
-        return resources.files("hookgate.samples").joinpath(f"{provider}.json").read_bytes()
-    except FileNotFoundError:
-        raise SendError(f"no bundled sample payload for provider {provider!r}") from None
+    samples = resources.files("hookgate.samples")
+    # JSON for most senders; a form body for those that post forms (Twilio).
+    for name in (f"{provider}.json", f"{provider}.form"):
+        if samples.joinpath(name).is_file():
+            return samples.joinpath(name).read_bytes()
+    raise SendError(f"no bundled sample payload for provider {provider!r}")
 
 
 def send(

@@ -76,6 +76,8 @@ def create_app(
     return Starlette(
         routes=[
             Route("/webhooks/{source}", deliveries.handle, methods=["POST"]),
+            # For senders that authenticate with a secret token in the callback URL's path.
+            Route("/webhooks/{source}/{token}", deliveries.handle, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),

@@ -53,6 +53,8 @@ class DeliveryEndpoint:
         try:
             if source is None:
                 raise UnknownSource(f"no source named {name[:64]!r} is configured")
+            if "token" in request.path_params and not source.provider.path_token:
+                raise UnknownSource(f"source {name!r} takes no token in its path")
             try:
                 body = await read_limited(request, source.settings.max_body_bytes)
             except ClientDisconnect:

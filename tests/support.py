@@ -56,6 +56,8 @@ class Stack:
     workdir: Path
     raw_partitions: int = 3
     delivery_timeout_ms: int = 3000
+    #: More sources besides ``e2e`` (a standard-webhooks source signed with SECRET).
+    extra_sources: list[dict[str, Any]] = field(default_factory=list)
     name: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:8]}")
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -80,6 +82,7 @@ class Stack:
             },
             "sources": [
                 {"name": "e2e", "provider": "standard-webhooks", "secrets": [SECRET]},
+                *self.extra_sources,
             ],
         }
         self.config_path.write_text(yaml.safe_dump(document))
@@ -152,6 +155,14 @@ class Stack:
         }
         return httpx.post(
             f"{self.url}/webhooks/{source}", content=body, headers=headers, timeout=30
+        )
+
+    def post_signed(
+        self, source: str, body: bytes, headers: dict[str, str], path_suffix: str = ""
+    ) -> httpx.Response:
+        """POST a delivery signed elsewhere (by a provider's own library) to ``source``."""
+        return httpx.post(
+            f"{self.url}/webhooks/{source}{path_suffix}", content=body, headers=headers, timeout=30
         )
 
     def worker_metric(self, name: str, **labels: str) -> float:

@@ -39,6 +39,8 @@ class Provider:
     options: frozenset[str] = field(default_factory=frozenset)
     #: Verification costs enough CPU (Ed25519) to run off the event loop, in a thread.
     offload: bool = False
+    #: Accepts ``POST /webhooks/{source}/{token}`` (a secret token as the last path segment).
+    path_token: bool = False
 
 
 def option(source: SourceSettings, key: str, name: str, kind: type, default: Any = None) -> Any:
