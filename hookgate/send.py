@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets as random_tokens
 import time
 import urllib.error
@@ -11,6 +12,17 @@ from importlib import resources
 
 from ingress.providers import PROVIDERS
 from schemas.config import Settings
+
+
+def _accepted_id(text: str) -> str | None:
+    """The event id the ingress derived: for senders whose id is in the body (Stripe, Slack),
+    not the one ``send`` made up."""
+    try:
+        answer = json.loads(text)
+    except ValueError:
+        return None
+    value = answer.get("event_id") if isinstance(answer, dict) else None
+    return value if isinstance(value, str) else None
 
 
 class SendError(Exception):
@@ -61,7 +73,8 @@ def send(
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            return SendResult(response.status, response.read().decode(), event_id)
+            text = response.read().decode()
+            return SendResult(response.status, text, _accepted_id(text) or event_id)
     except urllib.error.HTTPError as exc:
         return SendResult(exc.code, exc.read().decode(errors="replace"), event_id)
     except urllib.error.URLError as exc:

@@ -11,7 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ingress.providers import standard_webhooks
+from ingress.providers import (
+    elevenlabs,
+    github,
+    mux,
+    pagerduty,
+    shopify,
+    slack,
+    standard_webhooks,
+    stripe,
+)
 from ingress.providers.base import Provider
 from ingress.schemes.base import Verifier
 from schemas.config import ConfigError, Settings, SourceSettings
@@ -24,7 +33,16 @@ class ConfiguredSource:
     verifier: Verifier
 
 
-_ALL: tuple[Provider, ...] = (standard_webhooks.PROVIDER,)
+_ALL: tuple[Provider, ...] = (
+    standard_webhooks.PROVIDER,
+    stripe.PROVIDER,
+    mux.PROVIDER,
+    elevenlabs.PROVIDER,
+    slack.PROVIDER,
+    github.PROVIDER,
+    pagerduty.PROVIDER,
+    shopify.PROVIDER,
+)
 PROVIDERS: Mapping[str, Provider] = {p.name: p for p in _ALL}
 
 
