@@ -13,12 +13,20 @@ from collections.abc import Callable, Mapping
 from schemas.canonical import CanonicalEvent
 from schemas.raw import RawDelivery
 from streams.errors import UnknownProvider
-from streams.normalizers import standard_webhooks
+from streams.normalizers import fal, luma, openai, passthrough, replicate, standard_webhooks, twilio
 
 Normalizer = Callable[[RawDelivery], CanonicalEvent]
 
 NORMALIZERS: Mapping[str, Normalizer] = {
     "standard-webhooks": standard_webhooks.normalize,
+    # canonical job events (streams/normalizers/jobs.py)
+    "fal": fal.normalize,
+    "replicate": replicate.normalize,
+    "openai": openai.normalize,
+    "luma": luma.normalize,
+    # pass-through events: {provider}.{provider event type}
+    **passthrough.NORMALIZERS,
+    "twilio": twilio.normalize,
 }
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 from schemas import jsoncodec
-from schemas.canonical import rfc3339
+from schemas.canonical import CanonicalEvent, rfc3339, source_uri
+from schemas.raw import RawDelivery
 from streams.errors import NormalizationFailed
 
 #: What a provider's event type may contain once it is part of ``ce_type``.
@@ -52,3 +55,112 @@ def entity_id(value: Any) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return None
+
+
+def json_value(body: bytes) -> Any:
+    """Any JSON document except null (canonical data is never null)."""
+    try:
+        document = jsoncodec.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise NormalizationFailed(f"body is not valid JSON: {exc}") from None
+    if document is None:
+        raise NormalizationFailed("body is JSON null")
+    return document
+
+
+def is_form(raw: RawDelivery) -> bool:
+    media_type = raw.content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/x-www-form-urlencoded"
+
+
+def form_fields(body: bytes) -> dict[str, str]:
+    """A form body (``application/x-www-form-urlencoded``) as a dict; a repeated name fails."""
+    try:
+        pairs = parse_qsl(
+            body.decode("utf-8"), keep_blank_values=True, strict_parsing=True, errors="strict"
+        )
+    except ValueError as exc:  # UnicodeDecodeError included
+        raise NormalizationFailed(f"body is not a valid form: {exc}") from None
+    fields: dict[str, str] = {}
+    for name, value in pairs:
+        if name in fields:
+            raise NormalizationFailed(f"form field {name[:80]!r} is repeated")
+        fields[name] = value
+    return fields
+
+
+def at(document: Any, *path: str) -> Any:
+    """The value at ``path`` inside nested JSON objects, or None when any step is missing."""
+    for name in path:
+        if not isinstance(document, dict):
+            return None
+        document = document.get(name)
+    return document
+
+
+def first_entity(document: Any, paths: Sequence[Sequence[str]]) -> str | None:
+    """The first of ``paths`` that holds an entity id (see :func:`entity_id`)."""
+    for path in paths:
+        found = entity_id(at(document, *path))
+        if found is not None:
+            return found
+    return None
+
+
+def epoch_time(value: Any, *, millis: bool = False) -> str | None:
+    """An epoch timestamp (seconds, or milliseconds) as RFC 3339 UTC, or None if not one."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        return rfc3339(value / 1000 if millis else value)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+#: Sender headers that carry the signed send time as epoch seconds.
+_TIMESTAMP_HEADERS = (
+    "webhook-timestamp",  # Standard Webhooks: Replicate, OpenAI, Anthropic
+    "svix-timestamp",  # Svix, Clerk, Resend
+    "x-slack-request-timestamp",
+    "x-fal-webhook-timestamp",
+)
+#: Signature headers of the form ``t={epoch seconds},v1=...``.
+_SIGNATURE_HEADERS = ("stripe-signature", "mux-signature", "elevenlabs-signature")
+
+
+def signed_time(raw: RawDelivery) -> str | None:
+    """The time the sender signed into the delivery's headers, as RFC 3339 UTC, if any."""
+    for name in _TIMESTAMP_HEADERS:
+        found = _epoch_text(raw.sender_header(name))
+        if found is not None:
+            return found
+    for name in _SIGNATURE_HEADERS:
+        for item in (raw.sender_header(name) or "").split(","):
+            key, _, value = item.strip().partition("=")
+            if key == "t":
+                found = _epoch_text(value)
+                if found is not None:
+                    return found
+    return None
+
+
+def _epoch_text(text: str | None) -> str | None:
+    if text is None or not text.isascii() or not text.isdigit() or len(text) > 15:
+        return None  # 15 digits are far past year 9999; longer would only overflow
+    return epoch_time(int(text))
+
+
+def canonical_event(
+    raw: RawDelivery, *, type: str, data: Any, subject: str | None, time: str | None
+) -> CanonicalEvent:
+    """The canonical event of ``raw``: ``time`` falls back to the signed send time, then to the
+    receive time; the record key is the subject, else the event id."""
+    return CanonicalEvent(
+        id=raw.event_id,
+        source=source_uri(raw.source),
+        type=type,
+        time=time or signed_time(raw) or rfc3339(raw.received_at_ms / 1000),
+        subject=subject,
+        data=data,
+        partitionkey=subject or raw.event_id,
+    )
