@@ -46,7 +46,11 @@ def create_app(settings: Settings, *, metrics: WorkerMetrics | None = None) -> W
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
     )
-    app.emitter = Emitter(settings.kafka.bootstrap, max_in_flight=worker.max_in_flight)
+    app.emitter = Emitter(
+        settings.kafka.bootstrap,
+        max_in_flight=worker.max_in_flight,
+        client_config=settings.kafka.client,
+    )
     setup_prometheus_sensors(app, registry=metrics.registry, name_prefix="hookgate_faust")
 
     raw_topic = app.topic(
