@@ -1,0 +1,110 @@
+"""Svix, and the senders that deliver through it (Clerk, Resend): Standard Webhooks with ``svix-*``
+header names and ``whsec_`` secrets (base64; the HMAC key is the decoded bytes).
+
+Header names: Svix's own verifier (``svix.webhooks.Webhook.verify``) reads ``svix-id``,
+``svix-timestamp`` and ``svix-signature``, and falls back to the ``webhook-*`` names of the
+standard, which Svix can be set to send instead. We accept either set too, chosen by which
+signature header is present (``svix-signature`` wins when both are). Svix falls back header by
+header; choosing one set keeps every error message naming a header the sender really sent, and a
+sender mixing the two sets is not one we know of. Both sets are kept on the raw record when
+present (``kept_headers`` lists all six; only those present are kept).
+
+Ed25519 (``v1a``) is part of the standard but none of these senders offer it to receivers, and
+Svix's library verifies only ``v1``: ``public_keys`` is refused rather than silently unused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ingress.providers.base import Outgoing, Provider, require_keys
+from ingress.schemes.base import Verified
+from ingress.schemes.standard_webhooks import StandardWebhooksVerifier, decode_secret, sign
+from schemas.config import ConfigError, SourceSettings
+
+DEFAULT_TOLERANCE = 300
+SVIX_NAMES = ("svix-id", "svix-timestamp", "svix-signature")
+STANDARD_NAMES = ("webhook-id", "webhook-timestamp", "webhook-signature")
+
+
+class SvixVerifier:
+    """Standard Webhooks under the ``svix-*`` names, else the ``webhook-*`` names."""
+
+    def __init__(self, secrets: list[bytes], tolerance: int) -> None:
+        # Two scheme verifiers over the same secrets: each reports errors in its own names.
+        self._svix = _verifier(secrets, tolerance, SVIX_NAMES)
+        self._standard = _verifier(secrets, tolerance, STANDARD_NAMES)
+
+    @property
+    def kept_headers(self) -> tuple[str, ...]:
+        return SVIX_NAMES + STANDARD_NAMES
+
+    def verify(
+        self, headers: Mapping[str, str], body: bytes, now: float, url: str = ""
+    ) -> Verified:
+        # Neither signature header: the svix verifier reports "missing svix-signature", the name
+        # these senders document.
+        standard = bool(headers.get(STANDARD_NAMES[2])) and not headers.get(SVIX_NAMES[2])
+        verifier = self._standard if standard else self._svix
+        return verifier.verify(headers, body, now, url)
+
+
+def _verifier(
+    secrets: list[bytes], tolerance: int, names: tuple[str, str, str]
+) -> StandardWebhooksVerifier:
+    id_name, ts_name, sig_name = names
+    return StandardWebhooksVerifier(
+        secrets=secrets,
+        tolerance=tolerance,
+        id_header=id_name,
+        timestamp_header=ts_name,
+        signature_header=sig_name,
+    )
+
+
+def secrets_only(source: SourceSettings, key: str) -> None:
+    """Fail at start when a source of a secrets-only sender has no secret, or has public keys.
+
+    Shared by the family's senders that sign only with ``v1`` (Replicate, OpenAI, Anthropic too).
+    """
+    require_keys(source, key, source.secrets)
+    if source.public_keys:
+        raise ConfigError(
+            f"{key}.public_keys",
+            f"provider {source.provider} signs with a shared whsec_ secret (v1) only; "
+            "put the secret under secrets",
+        )
+
+
+def build(source: SourceSettings, key: str) -> SvixVerifier:
+    secrets_only(source, key)
+    secrets = []
+    for i, secret in enumerate(source.secrets):
+        try:
+            secrets.append(decode_secret(secret.reveal()))
+        except ValueError as exc:
+            raise ConfigError(f"{key}.secrets[{i}]", str(exc)) from None
+    return SvixVerifier(secrets, source.tolerance or DEFAULT_TOLERANCE)
+
+
+def sign_delivery(
+    source: SourceSettings, body: bytes, event_id: str, timestamp: int, url: str
+) -> Outgoing:
+    """Signs as Svix sends: ``svix-*`` names only."""
+    if not source.secrets:
+        raise ValueError(f"source {source.name!r} has no secret to sign with")
+    signature = sign(decode_secret(source.secrets[0].reveal()), event_id, timestamp, body)
+    msg_id, ts, sig = SVIX_NAMES
+    headers = {msg_id: event_id, ts: str(timestamp), sig: signature}
+    return Outgoing(url, {**headers, "content-type": "application/json"}, body)
+
+
+def _provider(name: str) -> Provider:
+    return Provider(name, "standard-webhooks", build, sign_delivery)
+
+
+PROVIDER = _provider("svix")
+#: Clerk delivers through Svix: ``svix-*`` headers, ``whsec_`` signing secret.
+CLERK = _provider("clerk")
+#: Resend delivers through Svix: ``svix-*`` headers, ``whsec_`` signing secret.
+RESEND = _provider("resend")
