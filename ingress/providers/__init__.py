@@ -12,14 +12,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ingress.providers import (
+    anthropic,
     elevenlabs,
+    fal,
+    generic,
     github,
+    luma,
     mux,
+    openai,
     pagerduty,
+    replicate,
     shopify,
     slack,
     standard_webhooks,
     stripe,
+    svix,
+    twilio,
 )
 from ingress.providers.base import Provider
 from ingress.schemes.base import Verifier
@@ -42,6 +50,18 @@ _ALL: tuple[Provider, ...] = (
     github.PROVIDER,
     pagerduty.PROVIDER,
     shopify.PROVIDER,
+    svix.PROVIDER,
+    svix.CLERK,
+    svix.RESEND,
+    replicate.PROVIDER,
+    openai.PROVIDER,
+    anthropic.PROVIDER,
+    fal.PROVIDER,
+    twilio.PROVIDER,
+    luma.PROVIDER,
+    generic.GENERIC_HMAC,
+    generic.BASIC_AUTH,
+    generic.API_KEY,
 )
 PROVIDERS: Mapping[str, Provider] = {p.name: p for p in _ALL}
 
