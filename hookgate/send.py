@@ -78,4 +78,6 @@ def send(
     except urllib.error.HTTPError as exc:
         return SendResult(exc.code, exc.read().decode(errors="replace"), event_id)
     except urllib.error.URLError as exc:
-        raise SendError(f"cannot reach the ingress at {outgoing.url}: {exc.reason}") from None
+        # Without the query or a path token: for some senders those carry the secret.
+        where = url.split("?", 1)[0]
+        raise SendError(f"cannot reach the ingress at {where}: {exc.reason}") from None

@@ -156,7 +156,8 @@ class SourceSettings:
     max_body_bytes: int = 1_048_576
     #: Provider-specific settings (``public_url``, ``jwks_url``, ``header``, ...): every other
     #: key of the source. The provider adapter validates them and rejects unknown ones.
-    options: Mapping[str, Any] = field(default_factory=dict)
+    #: Hidden from ``repr``: some are keys (fal's local ``signing_key``).
+    options: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
