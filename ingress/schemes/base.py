@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
+
+from ingress.errors import TimestampInFuture, TimestampTooOld
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,3 +49,16 @@ class Verifier(Protocol):
 def body_digest_id(body: bytes) -> str:
     """The event id of last resort: a sender that names no id sends the same bytes again."""
     return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def check_window(
+    what: str, timestamp: int, now: float, tolerance: int, *, future: bool = True
+) -> None:
+    """Refuse a signed timestamp outside ``now ± tolerance`` (``future=False``: the past side only,
+    for senders whose own SDKs accept any future time). Call it after the signature verified: a
+    forger's timestamp is not worth an answer that tells them about our clock."""
+    age = now - timestamp
+    if age > tolerance:
+        raise TimestampTooOld(f"{what} is {math.ceil(age)} s old; tolerance is {tolerance} s")
+    if future and -age > tolerance:
+        raise TimestampInFuture(f"{what} is {math.ceil(-age)} s ahead; tolerance is {tolerance} s")

@@ -23,7 +23,6 @@ import binascii
 import hashlib
 import json
 import logging
-import math
 import re
 import threading
 import time
@@ -39,10 +38,8 @@ from ingress.errors import (
     MissingHeader,
     MissingSignature,
     SignatureMismatch,
-    TimestampInFuture,
-    TimestampTooOld,
 )
-from ingress.schemes.base import Verified
+from ingress.schemes.base import Verified, check_window
 
 log = logging.getLogger("hookgate.ingress.fal")
 
@@ -297,15 +294,7 @@ class FalVerifier:
         )
 
         timestamp = int(ts_text)
-        age = now - timestamp
-        if age > self._tolerance:
-            raise TimestampTooOld(
-                f"{TIMESTAMP} is {math.ceil(age)} s old; tolerance is {self._tolerance} s"
-            )
-        if -age > self._tolerance:
-            raise TimestampInFuture(
-                f"{TIMESTAMP} is {math.ceil(-age)} s ahead; tolerance is {self._tolerance} s"
-            )
+        check_window(TIMESTAMP, timestamp, now, self._tolerance)
         return Verified(event_id=request_id, key_index=key_index, timestamp=timestamp)
 
     def _match(self, signature: bytes, content: bytes) -> int:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import math
 import re
 from collections.abc import Mapping, Sequence
 
@@ -25,10 +24,8 @@ from ingress.errors import (
     MissingHeader,
     MissingSignature,
     SignatureMismatch,
-    TimestampInFuture,
-    TimestampTooOld,
 )
-from ingress.schemes.base import Verified, body_digest_id
+from ingress.schemes.base import Verified, body_digest_id, check_window
 from ingress.schemes.timestamped_hmac import EVENT_ID, json_object
 
 SIGNATURE_HEADER = "x-slack-signature"
@@ -98,15 +95,7 @@ class SlackVerifier:
             raise MalformedHeader(f"{SIGNATURE_HEADER} must be 'v0=' + 64 lower-case hex digits")
         key_index = self._match(found.group(1).encode(), _prefix(timestamp), body)
 
-        age = now - timestamp
-        if age > self._tolerance:
-            raise TimestampTooOld(
-                f"{TIMESTAMP_HEADER} is {math.ceil(age)} s old; tolerance is {self._tolerance} s"
-            )
-        if -age > self._tolerance:
-            raise TimestampInFuture(
-                f"{TIMESTAMP_HEADER} is {math.ceil(-age)} s ahead; tolerance is {self._tolerance} s"
-            )
+        check_window(TIMESTAMP_HEADER, timestamp, now, self._tolerance)
         return _read_body(body, key_index, timestamp)
 
     def _match(self, signature: bytes, prefix: bytes, body: bytes) -> int:
