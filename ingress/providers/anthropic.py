@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ingress.providers import standard_webhooks
 from ingress.providers.base import Provider
-from ingress.providers.svix import secrets_only
+from ingress.providers.standard_webhooks import secrets_only
 from ingress.schemes.standard_webhooks import StandardWebhooksVerifier
 from schemas.config import SourceSettings
 

@@ -16,11 +16,15 @@ and it reads the timestamp with ``int()`` (``+5``, `` 5``; we want plain digits)
 from __future__ import annotations
 
 from ingress.providers.base import Outgoing, Provider
-from ingress.providers.svix import secrets_only
-from ingress.schemes.standard_webhooks import StandardWebhooksVerifier, decode_secret, sign
-from schemas.config import ConfigError, SourceSettings
+from ingress.providers.standard_webhooks import (
+    DEFAULT_TOLERANCE,
+    decode_secrets,
+    secrets_only,
+    signed,
+)
+from ingress.schemes.standard_webhooks import StandardWebhooksVerifier, decode_secret
+from schemas.config import SourceSettings
 
-DEFAULT_TOLERANCE = 300
 PREFIX = "whsec_"
 
 
@@ -35,30 +39,16 @@ def decode_openai_secret(text: str) -> bytes:
 
 def build(source: SourceSettings, key: str) -> StandardWebhooksVerifier:
     secrets_only(source, key)
-    secrets = []
-    for i, secret in enumerate(source.secrets):
-        try:
-            secrets.append(decode_openai_secret(secret.reveal()))
-        except ValueError as exc:
-            raise ConfigError(f"{key}.secrets[{i}]", str(exc)) from None
     return StandardWebhooksVerifier(
-        secrets=secrets, tolerance=source.tolerance or DEFAULT_TOLERANCE
+        secrets=decode_secrets(source, key, decode_openai_secret),
+        tolerance=source.tolerance or DEFAULT_TOLERANCE,
     )
 
 
 def sign_delivery(
     source: SourceSettings, body: bytes, event_id: str, timestamp: int, url: str
 ) -> Outgoing:
-    if not source.secrets:
-        raise ValueError(f"source {source.name!r} has no secret to sign with")
-    signature = sign(decode_openai_secret(source.secrets[0].reveal()), event_id, timestamp, body)
-    headers = {
-        "webhook-id": event_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": signature,
-        "content-type": "application/json",
-    }
-    return Outgoing(url, headers, body)
+    return signed(source, body, event_id, timestamp, url, decode=decode_openai_secret)
 
 
 PROVIDER = Provider("openai", "standard-webhooks", build, sign_delivery)

@@ -17,14 +17,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ingress.providers.base import Outgoing, Provider, require_keys
+from ingress.providers.base import Outgoing, Provider
+from ingress.providers.standard_webhooks import (
+    DEFAULT_TOLERANCE,
+    STANDARD_NAMES,
+    decode_secrets,
+    secrets_only,
+    signed,
+)
 from ingress.schemes.base import Verified
-from ingress.schemes.standard_webhooks import StandardWebhooksVerifier, decode_secret, sign
-from schemas.config import ConfigError, SourceSettings
+from ingress.schemes.standard_webhooks import StandardWebhooksVerifier
+from schemas.config import SourceSettings
 
-DEFAULT_TOLERANCE = 300
 SVIX_NAMES = ("svix-id", "svix-timestamp", "svix-signature")
-STANDARD_NAMES = ("webhook-id", "webhook-timestamp", "webhook-signature")
 
 
 class SvixVerifier:
@@ -62,41 +67,16 @@ def _verifier(
     )
 
 
-def secrets_only(source: SourceSettings, key: str) -> None:
-    """Fail at start when a source of a secrets-only sender has no secret, or has public keys.
-
-    Shared by the family's senders that sign only with ``v1`` (Replicate, OpenAI, Anthropic too).
-    """
-    require_keys(source, key, source.secrets)
-    if source.public_keys:
-        raise ConfigError(
-            f"{key}.public_keys",
-            f"provider {source.provider} signs with a shared whsec_ secret (v1) only; "
-            "put the secret under secrets",
-        )
-
-
 def build(source: SourceSettings, key: str) -> SvixVerifier:
     secrets_only(source, key)
-    secrets = []
-    for i, secret in enumerate(source.secrets):
-        try:
-            secrets.append(decode_secret(secret.reveal()))
-        except ValueError as exc:
-            raise ConfigError(f"{key}.secrets[{i}]", str(exc)) from None
-    return SvixVerifier(secrets, source.tolerance or DEFAULT_TOLERANCE)
+    return SvixVerifier(decode_secrets(source, key), source.tolerance or DEFAULT_TOLERANCE)
 
 
 def sign_delivery(
     source: SourceSettings, body: bytes, event_id: str, timestamp: int, url: str
 ) -> Outgoing:
     """Signs as Svix sends: ``svix-*`` names only."""
-    if not source.secrets:
-        raise ValueError(f"source {source.name!r} has no secret to sign with")
-    signature = sign(decode_secret(source.secrets[0].reveal()), event_id, timestamp, body)
-    msg_id, ts, sig = SVIX_NAMES
-    headers = {msg_id: event_id, ts: str(timestamp), sig: signature}
-    return Outgoing(url, {**headers, "content-type": "application/json"}, body)
+    return signed(source, body, event_id, timestamp, url, names=SVIX_NAMES)
 
 
 def _provider(name: str) -> Provider:
