@@ -37,7 +37,7 @@ from ingress.errors import (
 )
 from ingress.producer import Delivered
 from ingress.providers import configure_sources
-from ingress.schemes import fal
+from ingress.schemes import jwks as jwks_module
 from ingress.schemes.fal import FalVerifier, JwksKeys, decode_public_key, parse_jwks, sign
 from schemas import raw
 from schemas.config import ConfigError, parse
@@ -354,7 +354,7 @@ def test_without_static_keys_the_jwks_url_defaults_to_fals(
         asked.append(url)
         raise OSError("no network in tests")
 
-    monkeypatch.setattr(fal, "http_get", fake_get)
+    monkeypatch.setattr(jwks_module, "http_get", fake_get)
     v = configured_fal()
     v.keys.wait(5)
     assert v.keys.url == "https://rest.alpha.fal.ai/.well-known/jwks.json"
@@ -647,13 +647,13 @@ def test_a_failing_jwks_endpoint_keeps_the_old_keys(
     v = jwks_verifier(server, clock)
     server.status, server.document = status, document
     clock.now += 61
-    with caplog.at_level(logging.WARNING, logger="hookgate.ingress.fal"):
+    with caplog.at_level(logging.WARNING, logger="hookgate.ingress.jwks"):
         with pytest.raises(SignatureMismatch):
             v.verify(fal_headers(key=NEW_KEY), BODY, now=NOW)
         v.keys.wait(5)
     assert server.requests == 2
     assert v.verify(fal_headers(), BODY, now=NOW).key_index == 0
-    [record] = [r for r in caplog.records if r.name == "hookgate.ingress.fal"]
+    [record] = [r for r in caplog.records if r.name == "hookgate.ingress.jwks"]
     assert record.getMessage() == "fal JWKS fetch failed; keeping the keys held"
 
 
