@@ -12,8 +12,9 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 
+import orjson
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from ingress.body import read_limited
 from ingress.errors import IngressError, UnknownSource
@@ -65,14 +66,15 @@ class DeliveryEndpoint:
             now = self._clock()
             # ASGI gives header names lower-cased already.
             headers = dict(request.headers.items())
+            url = str(request.url) if source.provider.uses_url else ""
             try:
                 if source.provider.offload:
                     # Ed25519 costs ~100 us of CPU: in a thread, the loop keeps serving others.
                     verified = await asyncio.to_thread(
-                        source.verifier.verify, headers, body, now, str(request.url)
+                        source.verifier.verify, headers, body, now, url
                     )
                 else:
-                    verified = source.verifier.verify(headers, body, now, str(request.url))
+                    verified = source.verifier.verify(headers, body, now, url)
             except IngressError as error:
                 self._metrics.verification_failures.labels(label, error.reason).inc()
                 raise
@@ -103,16 +105,12 @@ class DeliveryEndpoint:
             self._metrics.deliveries.labels(label, error.reason).inc()
             self._log(label, event_id, error.status, started, size, error)
             headers_out = {"Retry-After": RETRY_AFTER} if error.retriable else None
-            return JSONResponse(
-                {"error": error.reason, "detail": error.detail},
-                status_code=error.status,
-                headers=headers_out,
-            )
+            return _json({"error": error.reason, "detail": error.detail}, error.status, headers_out)
         self._metrics.deliveries.labels(label, "accepted").inc()
         self._metrics.secret_matches.labels(label, str(verified.key_index)).inc()
         self._metrics.body_bytes.observe(size)
         self._log(label, event_id, 200, started, size, None)
-        return JSONResponse({"status": "accepted", "event_id": event_id})
+        return _json({"status": "accepted", "event_id": event_id})
 
     def _log(
         self,
@@ -134,3 +132,10 @@ class DeliveryEndpoint:
             fields["reason"] = error.reason
             fields["detail"] = error.detail
         log.info("delivery", extra=fields)
+
+
+def _json(
+    content: dict[str, object], status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    # orjson: Starlette's JSONResponse encodes with the json module, ~5 % of a request here.
+    return Response(orjson.dumps(content), status, headers, media_type="application/json")

@@ -41,6 +41,9 @@ class Provider:
     offload: bool = False
     #: Accepts ``POST /webhooks/{source}/{token}`` (a secret token as the last path segment).
     path_token: bool = False
+    #: The verifier reads the request URL (signed URLs, URL tokens). Building it costs ~4 % of
+    #: a request, so the others get an empty string.
+    uses_url: bool = False
 
 
 def option(source: SourceSettings, key: str, name: str, kind: type, default: Any = None) -> Any:

@@ -81,4 +81,5 @@ PROVIDER = Provider(
     sign_delivery,
     options=frozenset({"token_param"}),
     path_token=True,
+    uses_url=True,
 )

@@ -65,4 +65,6 @@ def sign_delivery(
     return Outgoing(url, {SIGNATURE_HEADER: signature, "content-type": content_type}, body)
 
 
-PROVIDER = Provider("twilio", "twilio", build, sign_delivery, options=frozenset({"public_url"}))
+PROVIDER = Provider(
+    "twilio", "twilio", build, sign_delivery, options=frozenset({"public_url"}), uses_url=True
+)
