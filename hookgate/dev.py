@@ -35,18 +35,18 @@ def local_kafka(progress: Callable[[str], None] = print) -> LocalKafka:
 
 def run(settings: Settings, config_path: Path, progress: Callable[[str], None] = print) -> int:
     broker: LocalKafka | None = None
-    if settings.kafka.uses_local_broker:
-        kafka = local_kafka(progress)
-        if not kafka.status().running:
-            broker = kafka  # ours to stop at the end; one already running is left alone
-        kafka.start()
-    else:
-        progress(f"using the Kafka cluster at {settings.kafka.bootstrap}")
-    progress("ensuring topics:")
-    topics.ensure(settings, progress)
-
-    with _stop_on_sigterm(), _children() as children:
+    children: list[subprocess.Popen[bytes]] = []
+    with _stop_on_sigterm():
         try:
+            if settings.kafka.uses_local_broker:
+                kafka = local_kafka(progress)
+                if not kafka.status().running:
+                    broker = kafka  # ours to stop at the end; one already running is left alone
+                kafka.start()
+            else:
+                progress(f"using the Kafka cluster at {settings.kafka.bootstrap}")
+            progress("ensuring topics:")
+            topics.ensure(settings, progress)
             for role in ("ingress", "worker"):
                 children.append(
                     subprocess.Popen(
@@ -64,9 +64,12 @@ def run(settings: Settings, config_path: Path, progress: Callable[[str], None] =
             progress("\nstopping hookgate dev ...")
             return 0
         finally:
-            _terminate(children)
-            if broker is not None:
-                broker.stop()
+            # Whatever failed or was interrupted, nothing this command started outlives it;
+            # a second Ctrl-C or SIGTERM here is ignored so the clean-up runs to the end.
+            with _ignoring_interrupts():
+                _terminate(children)
+                if broker is not None:
+                    broker.stop()
 
 
 def _wait_ready(
@@ -104,15 +107,6 @@ Ctrl-C stops everything.
 """)
 
 
-@contextlib.contextmanager
-def _children() -> Iterator[list[subprocess.Popen[bytes]]]:
-    children: list[subprocess.Popen[bytes]] = []
-    try:
-        yield children
-    finally:
-        _terminate(children)
-
-
 def _terminate(children: list[subprocess.Popen[bytes]]) -> None:
     for child in children:
         if child.poll() is None:
@@ -135,3 +129,15 @@ def _stop_on_sigterm() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _ignoring_interrupts() -> Iterator[None]:
+    previous = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous[0])
+        signal.signal(signal.SIGTERM, previous[1])

@@ -36,6 +36,10 @@ def create_app(
         settings.kafka.bootstrap,
         delivery_timeout_ms=settings.kafka.delivery_timeout_ms,
         client_config=settings.kafka.client,
+        # Room for the largest body a source accepts plus the record's headers.
+        max_message_bytes=max(
+            [1_000_000, *(s.max_body_bytes + 65_536 for s in settings.sources.values())]
+        ),
     )
     metrics = metrics or IngressMetrics()
     raw_topic = settings.topics.raw.name

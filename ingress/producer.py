@@ -22,7 +22,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from ingress.errors import BrokerUnavailable
+from ingress.errors import BrokerUnavailable, IngressError, PayloadTooLarge
 
 log = logging.getLogger("hookgate.ingress.producer")
 
@@ -40,8 +40,12 @@ class KafkaProducer:
         *,
         delivery_timeout_ms: int = 5000,
         client_config: Mapping[str, str] | None = None,
+        max_message_bytes: int = 1_000_000,
     ) -> None:
         self._config: dict[str, Any] = {
+            # librdkafka refuses larger records itself (its default is 1,000,000 bytes): it
+            # must fit the largest body a source accepts, plus headers.
+            "message.max.bytes": max_message_bytes,
             "bootstrap.servers": bootstrap_servers,
             "enable.idempotence": True,
             "acks": "all",
@@ -54,8 +58,10 @@ class KafkaProducer:
             # Come back quickly once a restarted broker is reachable again.
             "reconnect.backoff.max.ms": 1000,
             "error_cb": self._on_error,
-            **(client_config or {}),
         }
+        # Client settings first, our guarantees last: `acks: 1` in the config must not turn a
+        # 2xx into a promise the broker did not make.
+        self._config = {**(client_config or {}), **self._config}
         self._timeout = delivery_timeout_ms / 1000
         self._producer: Producer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -106,7 +112,7 @@ class KafkaProducer:
         except BufferError:
             raise BrokerUnavailable("producer queue is full") from None
         except KafkaException as exc:
-            raise BrokerUnavailable(f"produce failed: {exc.args[0].str()}") from None
+            raise _refusal(exc.args[0]) from None
         try:
             # librdkafka reports every record by message.timeout.ms; the margin covers the
             # poll interval so that report, not this timeout, is what normally answers.
@@ -144,9 +150,22 @@ def _settle(future: asyncio.Future[Delivered], err: KafkaError | None, msg: Mess
     if future.done():  # the request already gave up waiting
         return
     if err is not None:
-        future.set_exception(BrokerUnavailable(f"Kafka did not accept the record: {err.str()}"))
+        future.set_exception(_refusal(err))
     else:
         future.set_result(Delivered(partition=msg.partition() or 0, offset=msg.offset() or 0))
+
+
+_TOO_LARGE = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE})
+
+
+def _refusal(err: KafkaError) -> IngressError:
+    # A record too large for Kafka will never be taken: 413, not a 503 the sender retries for days.
+    if err.code() in _TOO_LARGE:
+        return PayloadTooLarge(
+            "the delivery is larger than Kafka accepts (raise the raw topic's max.message.bytes "
+            "or lower the source's max_body_bytes)"
+        )
+    return BrokerUnavailable(f"Kafka did not accept the record: {err.str()}")
 
 
 def _topic_known(producer: Producer, topic: str) -> bool:

@@ -22,6 +22,8 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from streams.errors import RecordRefused
+
 log = logging.getLogger("hookgate.streams.emitter")
 
 OnDone = Callable[[BaseException | None], None]
@@ -36,12 +38,16 @@ class Emitter:
         client_config: Mapping[str, str] | None = None,
     ) -> None:
         self._config: dict[str, Any] = {
+            **(client_config or {}),
             "bootstrap.servers": bootstrap_servers,
+            # Last, so client settings cannot weaken the guarantee.
             "enable.idempotence": True,
             "acks": "all",
             "linger.ms": 5,
+            # Give up (and restart from the last commit) well within a rebalance timeout, so a
+            # member with stuck sends is not evicted while it still holds acks.
+            "message.timeout.ms": 30_000,
             "error_cb": _log_error,
-            **(client_config or {}),
         }
         self._max_in_flight = max_in_flight
         self._producer: Producer | None = None
@@ -107,9 +113,9 @@ class Emitter:
             except BufferError:
                 # librdkafka's local queue is full: give the broker time to take some.
                 await asyncio.sleep(0.01)
-            except KafkaException as exc:  # e.g. a record larger than the broker accepts
+            except KafkaException as exc:  # e.g. a record larger than the client accepts
                 self._slots.release()
-                on_done(exc)
+                on_done(_failure(exc.args[0]))
                 return
 
     def _poll(self) -> None:
@@ -130,7 +136,23 @@ class Emitter:
         assert self._slots is not None
         for on_done, err in batch:
             self._slots.release()
-            on_done(None if err is None else KafkaException(err))
+            on_done(None if err is None else _failure(err))
+
+
+#: Refusals that no retry can change: the record itself is unacceptable.
+_PERMANENT = frozenset(
+    {
+        KafkaError.MSG_SIZE_TOO_LARGE,
+        KafkaError.RECORD_LIST_TOO_LARGE,
+        KafkaError.INVALID_RECORD,
+    }
+)
+
+
+def _failure(err: KafkaError) -> BaseException:
+    if err.code() in _PERMANENT:
+        return RecordRefused(f"Kafka refused the record: {err.str()}")
+    return KafkaException(err)
 
 
 def _log_error(err: KafkaError) -> None:

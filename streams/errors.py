@@ -26,3 +26,10 @@ class NormalizationFailed(StreamError):
     """The body is not the provider's documented shape (not JSON, a required field missing)."""
 
     reason = "normalization_failed"
+
+
+class RecordRefused(StreamError):
+    """The broker refused the canonical event for good (e.g. larger than the topic accepts):
+    retrying cannot help, so the raw record is dead-lettered instead of stopping the worker."""
+
+    reason = "record_refused"

@@ -9,16 +9,19 @@ is acknowledged by the broker, or right away when it is dropped as a duplicate.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable, MutableMapping, Sequence
+from collections import defaultdict, deque
+from collections.abc import Callable, Coroutine, MutableMapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from schemas import raw as raw_format
 from schemas.deadletter import DeadLetter
 from streams.dedup import Decision, Seen, decide
 from streams.emitter import Emitter
-from streams.errors import NormalizationFailed, StreamError, UndecodableRecord
+from streams.errors import NormalizationFailed, RecordRefused, StreamError, UndecodableRecord
 from streams.metrics import WorkerMetrics
 from streams.normalizers import normalize
 
@@ -35,6 +38,30 @@ class RawRecord:
     key: bytes | None
     value: bytes | None
     headers: Sequence[tuple[str, bytes]]
+
+
+class _InOrderAcks:
+    """Releases one partition's acks in offset order.
+
+    Emits complete out of order (different output partitions, duplicates done at once), but
+    Faust's commit only checks the acked offsets it is shown, and with a gap at the head it can
+    commit past a record still in flight. So a record's ack waits until every earlier record of
+    its partition is done: what Faust sees acked is always a contiguous run.
+    """
+
+    def __init__(self) -> None:
+        self._pending: deque[list[Any]] = deque()  # [done, ack], in offset order
+
+    def track(self, ack: Callable[[], object]) -> Callable[[], None]:
+        entry: list[Any] = [False, ack]
+        self._pending.append(entry)
+
+        def complete() -> None:
+            entry[0] = True
+            while self._pending and self._pending[0][0]:
+                self._pending.popleft()[1]()
+
+        return complete
 
 
 class Pipeline:
@@ -56,9 +83,12 @@ class Pipeline:
         self._horizon_ms = dedup_horizon_s * 1000
         self._metrics = metrics
         self._on_emit_failure = on_emit_failure
+        self._acks: dict[tuple[str, int], _InOrderAcks] = defaultdict(_InOrderAcks)
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def process(self, record: RawRecord, ack: Callable[[], object]) -> None:
         """Handle one raw record; ``ack`` is called once it may be committed."""
+        complete = self._acks[(record.topic, record.partition)].track(ack)
         try:
             delivery = _decode(record)
             if record.key is None:
@@ -68,32 +98,37 @@ class Pipeline:
             if decision is Decision.DROP_DUPLICATE:
                 self._metrics.records.labels("duplicate").inc()
                 self._metrics.duplicates.labels(delivery.source).inc()
-                ack()
+                complete()
                 return
             event = normalize(delivery)
-            # Stored only once normalized: a dead-lettered event, redriven after a fix, must
-            # not be dropped as a duplicate of itself.
+            # Encoded here, inside the try: an event that cannot be written is a dead letter.
+            key, value, headers = event.key(), event.value(), event.headers()
+            # Stored only once it can be emitted: a dead-lettered event, redriven after a fix,
+            # must not be dropped as a duplicate of itself.
             if decision is Decision.EMIT:
                 self._seen[record.key] = current.to_json()
         except StreamError as error:
-            await self._dead_letter(record, error, ack)
+            await self._dead_letter(record, error, complete)
             return
         except Exception as unexpected:
             # A bug or an input no normalizer foresaw: dead-letter it, never stop the stream.
             failure = NormalizationFailed(f"unexpected {type(unexpected).__name__}: {unexpected}")
-            await self._dead_letter(record, failure, ack)
+            await self._dead_letter(record, failure, complete)
             return
         outcome = "emitted" if decision is Decision.EMIT else "reemitted"
-        await self._emitter.emit(
-            self._canonical_topic,
-            event.key(),
-            event.value(),
-            event.headers(),
-            self._on_done(ack, outcome),
-        )
+
+        def done(error: BaseException | None) -> None:
+            if isinstance(error, RecordRefused):
+                # The broker will never take this event (e.g. too large): the raw record,
+                # which it did take, goes to the dead-letter topic instead.
+                self._spawn(self._dead_letter(record, error, complete))
+                return
+            self._finish(error, outcome, complete)
+
+        await self._emitter.emit(self._canonical_topic, key, value, headers, done)
 
     async def _dead_letter(
-        self, record: RawRecord, error: StreamError, ack: Callable[[], object]
+        self, record: RawRecord, error: StreamError, complete: Callable[[], None]
     ) -> None:
         letter = DeadLetter(
             reason=error.reason,
@@ -117,22 +152,24 @@ class Pipeline:
             record.key,
             record.value if record.value is not None else b"",
             letter.headers(record.headers),
-            self._on_done(ack, "dead_lettered"),
+            lambda failure: self._finish(failure, "dead_lettered", complete),
         )
 
-    def _on_done(
-        self, ack: Callable[[], object], outcome: str
-    ) -> Callable[[BaseException | None], None]:
-        def done(error: BaseException | None) -> None:
-            if error is not None:
-                # Not acked: the offset stays uncommitted and the record is read again after
-                # the worker restarts. Continuing past it would lose it on the next commit.
-                self._on_emit_failure(error)
-                return
-            self._metrics.records.labels(outcome).inc()
-            ack()
+    def _finish(
+        self, error: BaseException | None, outcome: str, complete: Callable[[], None]
+    ) -> None:
+        if error is not None:
+            # Not acked: the offset stays uncommitted and the record is read again after the
+            # worker restarts. Continuing past it would lose it on the next commit.
+            self._on_emit_failure(error)
+            return
+        self._metrics.records.labels(outcome).inc()
+        complete()
 
-        return done
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
 
 def _decode(record: RawRecord) -> raw_format.RawDelivery:

@@ -138,8 +138,14 @@ def test_a_source_without_tolerance_or_limit_gets_the_provider_default_and_one_m
 
 def test_the_shipped_development_sample_loads() -> None:
     settings = load(SAMPLE, env={})
-    assert list(settings.sources) == ["demo"]
+    assert list(settings.sources) == ["demo", "stripe", "github", "replicate", "fal"]
     assert settings.origin == str(SAMPLE)
+
+
+def test_every_source_of_the_development_sample_builds_its_verifier() -> None:
+    from ingress.providers import configure_sources
+
+    assert set(configure_sources(load(SAMPLE, env={}))) == set(load(SAMPLE, env={}).sources)
 
 
 # --- every error names the key -----------------------------------------------------------------

@@ -3,7 +3,9 @@ signed deliveries over HTTP, canonical CloudEvents read back with the `cloudeven
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -12,7 +14,7 @@ from confluent_kafka import Producer
 
 from schemas import raw as raw_format
 from schemas.deadletter import Header as DeadLetterHeader
-from tests.support import Stack, canonical_ids, read_all, running, wait_until
+from tests.support import SECRET, Stack, canonical_ids, read_all, running, wait_until
 
 pytestmark = pytest.mark.kafka
 
@@ -21,7 +23,19 @@ pytestmark = pytest.mark.kafka
 def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     from hookgate.topics import ensure
 
-    stack = Stack(kafka_bootstrap, tmp_path_factory.mktemp("e2e"))
+    stack = Stack(
+        kafka_bootstrap,
+        tmp_path_factory.mktemp("e2e"),
+        # Accepts bodies larger than the broker's default record limit (about 1 MB).
+        extra_sources=[
+            {
+                "name": "big",
+                "provider": "standard-webhooks",
+                "secrets": [SECRET],
+                "max_body_bytes": 4_194_304,
+            }
+        ],
+    )
     ensure(stack.settings, progress=lambda line: None)
     with running(stack, "ingress", "worker"):
         stack.wait_ingress_ready()
@@ -164,3 +178,12 @@ def test_ingress_log_has_one_line_per_delivery_without_secrets(stack: Stack) -> 
     assert lines[0]["status"] == 200
     assert lines[0]["source"] == "e2e"
     assert "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" not in stack.log("ingress")
+
+
+def test_a_body_larger_than_kafka_accepts_gets_413_not_a_503_to_retry_forever(stack: Stack) -> None:
+    # Random bytes, so compression cannot bring the record under the broker's limit.
+    noise = base64.b64encode(os.urandom(1_500_000)).decode()
+    body = json.dumps({"type": "file.uploaded", "data": {"id": "f_1", "blob": noise}}).encode()
+    response = stack.post(body, event_id="msg_too_big", source="big")
+    assert response.status_code == 413
+    assert response.json()["error"] == "payload_too_large"
