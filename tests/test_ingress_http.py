@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import httpx
@@ -21,10 +20,10 @@ from starlette.applications import Starlette
 from ingress.app import create_app
 from ingress.errors import BrokerUnavailable
 from ingress.logs import JsonFormatter
-from ingress.producer import Delivered
 from ingress.schemes.standard_webhooks import decode_secret, sign
 from schemas import raw
 from schemas.config import Settings, parse
+from tests.fakes import FakeProducer
 
 SECRET_TEXT = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 SECRET = decode_secret(SECRET_TEXT)
@@ -41,44 +40,6 @@ NOW = int(FIXED)
 RAW_TOPIC = "t.raw"
 BODY = b'{"type": "invoice.paid", "data": {"id": "inv_1", "note": "caf\xc3\xa9"}}\n'
 SMALL_LIMIT = 64
-
-
-@dataclass
-class Produced:
-    topic: str
-    key: bytes
-    value: bytes
-    headers: list[tuple[str, bytes]]
-
-
-@dataclass
-class FakeProducer:
-    """Stands in for ingress.producer.KafkaProducer: no Kafka, records every produce."""
-
-    produced: list[Produced] = field(default_factory=list)
-    ready_answer: bool = True
-    ready_asked: list[str] = field(default_factory=list)
-    error: Exception | None = None
-    started: bool = False
-    stopped: bool = False
-
-    async def start(self) -> None:
-        self.started = True
-
-    async def stop(self) -> None:
-        self.stopped = True
-
-    async def produce(
-        self, topic: str, key: bytes, value: bytes, headers: Sequence[tuple[str, bytes]]
-    ) -> Delivered:
-        if self.error is not None:
-            raise self.error
-        self.produced.append(Produced(topic, key, value, list(headers)))
-        return Delivered(partition=0, offset=len(self.produced) - 1)
-
-    async def ready(self, topic: str) -> bool:
-        self.ready_asked.append(topic)
-        return self.ready_answer
 
 
 def settings() -> Settings:

@@ -26,7 +26,7 @@ from ingress.schemes.base import Verifier, body_digest_id
 from ingress.schemes.body_hmac import GITHUB, PAGERDUTY, SHOPIFY, BodyHmacVerifier, sign
 from schemas import raw
 from schemas.config import ConfigError, parse
-from tests.test_ingress_http import FakeProducer
+from tests.fakes import FakeProducer
 
 # GitHub's documented test values ("Validating webhook deliveries").
 GITHUB_DOC_SECRET = "It's a Secret to Everybody"

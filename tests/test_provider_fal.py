@@ -35,12 +35,12 @@ from ingress.errors import (
     TimestampInFuture,
     TimestampTooOld,
 )
-from ingress.producer import Delivered
 from ingress.providers import configure_sources
 from ingress.schemes import jwks as jwks_module
 from ingress.schemes.fal import FalVerifier, JwksKeys, decode_public_key, parse_jwks, sign
 from schemas import raw
 from schemas.config import ConfigError, parse
+from tests.fakes import FakeProducer
 
 
 def private_key(name: str) -> Ed25519PrivateKey:
@@ -703,28 +703,6 @@ def test_a_jwks_with_too_many_keys_is_refused() -> None:
 
 
 # --- over HTTP ------------------------------------------------------------------------------
-
-
-@dataclass
-class FakeProducer:
-    """Stands in for ingress.producer.KafkaProducer (as in tests/test_ingress_http.py)."""
-
-    produced: list[tuple[str, bytes, bytes, list[tuple[str, bytes]]]] = field(default_factory=list)
-
-    async def start(self) -> None:
-        pass
-
-    async def stop(self) -> None:
-        pass
-
-    async def produce(
-        self, topic: str, key: bytes, value: bytes, headers: Sequence[tuple[str, bytes]]
-    ) -> Delivered:
-        self.produced.append((topic, key, value, list(headers)))
-        return Delivered(partition=0, offset=len(self.produced) - 1)
-
-    async def ready(self, topic: str) -> bool:
-        return True
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import json
 import random
 import string
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -29,12 +28,12 @@ from ingress.errors import (
     TimestampInFuture,
     TimestampTooOld,
 )
-from ingress.producer import Delivered
 from ingress.providers import PROVIDERS, ConfiguredSource, configure_sources
 from ingress.schemes.base import Verifier, body_digest_id
 from ingress.schemes.generic_hmac import EventIdRule, parse_pointer, resolve
 from schemas import raw
 from schemas.config import ConfigError, parse
+from tests.fakes import FakeProducer
 
 SECRET = "generic-shared-secret"
 OLD_SECRET = "the-previous-secret"
@@ -654,28 +653,6 @@ def test_send_without_a_secret_is_a_value_error() -> None:
 # --- over HTTP ------------------------------------------------------------------------------
 
 
-@dataclass
-class FakeProducer:
-    """Stands in for ingress.producer.KafkaProducer (as in tests/test_ingress_http.py)."""
-
-    produced: list[tuple[bytes, bytes, list[tuple[str, bytes]]]] = field(default_factory=list)
-
-    async def start(self) -> None:
-        pass
-
-    async def stop(self) -> None:
-        pass
-
-    async def produce(
-        self, topic: str, key: bytes, value: bytes, headers: Sequence[tuple[str, bytes]]
-    ) -> Delivered:
-        self.produced.append((key, value, list(headers)))
-        return Delivered(partition=0, offset=len(self.produced) - 1)
-
-    async def ready(self, topic: str) -> bool:
-        return True
-
-
 @pytest.fixture
 def producer() -> FakeProducer:
     return FakeProducer()
@@ -708,7 +685,7 @@ async def test_an_api_key_delivery_is_accepted_and_the_key_is_not_on_the_record(
 ) -> None:
     response = await client.post("/webhooks/keyed", content=BODY, headers={"x-api-key": API_KEY})
     assert (response.status_code, response.json()["event_id"]) == (200, "evt_1")
-    [(key, value, headers)] = producer.produced
+    [(_, key, value, headers)] = producer.produced
     assert raw.decode(key, value, headers).sender_headers == ()
     assert all(API_KEY.encode() not in v for _, v in headers)
 
@@ -720,5 +697,5 @@ async def test_a_generic_hmac_delivery_over_http_is_accepted_and_a_changed_byte_
     assert (await client.post("/webhooks/signed", content=BODY, headers=headers)).status_code == 200
     response = await client.post("/webhooks/signed", content=flip(BODY), headers=headers)
     assert (response.status_code, response.json()["error"]) == (401, "signature_mismatch")
-    [(key, value, record_headers)] = producer.produced
+    [(_, key, value, record_headers)] = producer.produced
     assert dict(raw.decode(key, value, record_headers).sender_headers) == headers

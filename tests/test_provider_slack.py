@@ -33,7 +33,7 @@ from ingress.schemes.base import Verifier, body_digest_id
 from ingress.schemes.slack import SlackVerifier, sign
 from schemas import raw
 from schemas.config import ConfigError, parse
-from tests.test_ingress_http import FakeProducer
+from tests.fakes import FakeProducer
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 OLD_SECRET = "0ld5ecret0ld5ecret0ld5ecret0ld5e"

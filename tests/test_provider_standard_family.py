@@ -42,7 +42,8 @@ from ingress.providers.openai import decode_openai_secret
 from ingress.schemes.standard_webhooks import decode_secret, sign
 from schemas import raw
 from schemas.config import ConfigError, SourceSettings, parse
-from tests.test_ingress_http import FakeProducer, metric
+from tests.fakes import FakeProducer
+from tests.test_ingress_http import metric
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # the spec's vector secret
 OLD_SECRET = "whsec_" + base64.b64encode(b"the previous secret, now rotated").decode()

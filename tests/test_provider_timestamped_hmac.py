@@ -36,7 +36,7 @@ from ingress.schemes.base import Verifier, body_digest_id
 from ingress.schemes.timestamped_hmac import MAX_ID_PARSE_BYTES, TimestampedHmacVerifier, sign
 from schemas import raw
 from schemas.config import ConfigError, parse
-from tests.test_ingress_http import FakeProducer
+from tests.fakes import FakeProducer
 
 # Stripe's library computed this header (see test_the_known_answer_is_what_stripe_computes).
 KNOWN_SECRET = "whsec_test_secret"

@@ -11,8 +11,7 @@ import json
 import logging
 import random
 import string
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -22,12 +21,12 @@ from hookgate.send import sample_payload
 from ingress.app import create_app
 from ingress.errors import IngressError, MissingSignature, SignatureMismatch
 from ingress.logs import JsonFormatter
-from ingress.producer import Delivered
 from ingress.providers import ConfiguredSource, configure_sources
 from ingress.schemes.base import body_digest_id
 from ingress.schemes.token import SecretSet
 from schemas import raw
 from schemas.config import ConfigError, parse
+from tests.fakes import FakeProducer
 
 TOKEN = "lu_7Qm2vX9kPz4RtY8wN3bC6dF1"
 OLD_TOKEN = "lu_old-0123456789abcdefghij"
@@ -229,28 +228,6 @@ def test_send_puts_the_token_in_the_query_and_the_verifier_accepts_it() -> None:
 # --- over HTTP ------------------------------------------------------------------------------
 
 
-@dataclass
-class FakeProducer:
-    """Stands in for ingress.producer.KafkaProducer (as in tests/test_ingress_http.py)."""
-
-    produced: list[tuple[bytes, bytes, list[tuple[str, bytes]]]] = field(default_factory=list)
-
-    async def start(self) -> None:
-        pass
-
-    async def stop(self) -> None:
-        pass
-
-    async def produce(
-        self, topic: str, key: bytes, value: bytes, headers: Sequence[tuple[str, bytes]]
-    ) -> Delivered:
-        self.produced.append((key, value, list(headers)))
-        return Delivered(partition=0, offset=len(self.produced) - 1)
-
-    async def ready(self, topic: str) -> bool:
-        return True
-
-
 @pytest.fixture
 def producer() -> FakeProducer:
     return FakeProducer()
@@ -288,7 +265,7 @@ async def test_a_callback_with_its_token_is_accepted_and_the_token_is_kept_nowhe
         response = await client.post(path, content=BODY)
     assert response.status_code == 200, response.text
     assert response.json()["event_id"] == f"{GENERATION}:completed"
-    [(key, value, headers)] = producer.produced
+    [(_, key, value, headers)] = producer.produced
     assert raw.decode(key, value, headers).sender_headers == ()
     assert all(TOKEN.encode() not in v for _, v in headers)
     assert TOKEN not in ingress_log(caplog)

@@ -11,7 +11,6 @@ import hashlib
 import random
 import string
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -22,12 +21,12 @@ from twilio.request_validator import RequestValidator  # type: ignore[import-unt
 from hookgate.send import sample_payload
 from ingress.app import create_app
 from ingress.errors import IngressError, MalformedHeader, MissingSignature, SignatureMismatch
-from ingress.producer import Delivered
 from ingress.providers import configure_sources
 from ingress.schemes.base import body_digest_id
 from ingress.schemes.twilio import MAX_FIELDS, TwilioVerifier, port_variants, sign, signed_url
 from schemas import raw
 from schemas.config import ConfigError, parse
+from tests.fakes import FakeProducer
 
 TOKEN = "12345678901234567890123456789012"
 OLD_TOKEN = "abcdefabcdefabcdefabcdefabcdefab"
@@ -498,28 +497,6 @@ def test_send_signs_a_json_body_with_body_sha256_in_the_url() -> None:
 # --- over HTTP ------------------------------------------------------------------------------
 
 
-@dataclass
-class FakeProducer:
-    """Stands in for ingress.producer.KafkaProducer (as in tests/test_ingress_http.py)."""
-
-    produced: list[tuple[bytes, bytes, list[tuple[str, bytes]]]] = field(default_factory=list)
-
-    async def start(self) -> None:
-        pass
-
-    async def stop(self) -> None:
-        pass
-
-    async def produce(
-        self, topic: str, key: bytes, value: bytes, headers: Sequence[tuple[str, bytes]]
-    ) -> Delivered:
-        self.produced.append((key, value, list(headers)))
-        return Delivered(partition=0, offset=len(self.produced) - 1)
-
-    async def ready(self, topic: str) -> bool:
-        return True
-
-
 @pytest.fixture
 def producer() -> FakeProducer:
     return FakeProducer()
@@ -553,7 +530,7 @@ async def test_a_form_signed_by_the_library_is_accepted_over_http(
     )
     assert response.status_code == 200, response.text
     assert response.json()["event_id"] == f"{MESSAGE_SID}:delivered"
-    [(key, value, headers)] = producer.produced
+    [(_, key, value, headers)] = producer.produced
     delivery = raw.decode(key, value, headers)
     assert (delivery.provider, delivery.body) == ("twilio", BODY)
     assert dict(delivery.sender_headers) == {"x-twilio-signature": signature}
