@@ -31,6 +31,19 @@ def loads(data: bytes | str) -> Any:
     return json.loads(data, parse_constant=_reject_constant, parse_float=_finite_float)
 
 
+class NotAnObject(ValueError):
+    """Valid JSON, but not the object a reader asked for."""
+
+
+def loads_object(data: bytes | str) -> dict[str, Any]:
+    """Decode a JSON object (integers exact); ``NotAnObject`` for any other JSON value,
+    ``ValueError`` (or ``RecursionError``, nested too deep) when it is not JSON at all."""
+    document = loads(data)
+    if not isinstance(document, dict):
+        raise NotAnObject(f"JSON {type(document).__name__}, not an object")
+    return document
+
+
 def dumps(obj: Any) -> bytes:
     """Encode compactly as UTF-8."""
     try:

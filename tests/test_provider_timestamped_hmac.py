@@ -33,7 +33,8 @@ from ingress.errors import (
 from ingress.providers import ConfiguredSource, configure_sources
 from ingress.providers.base import Outgoing
 from ingress.schemes.base import Verifier, body_digest_id
-from ingress.schemes.timestamped_hmac import MAX_ID_PARSE_BYTES, TimestampedHmacVerifier, sign
+from ingress.schemes.parsing import MAX_ID_PARSE_BYTES
+from ingress.schemes.timestamped_hmac import TimestampedHmacVerifier, sign
 from schemas import raw
 from schemas.config import ConfigError, parse
 from tests.fakes import FakeProducer
@@ -479,7 +480,7 @@ async def ingress() -> AsyncIterator[tuple[httpx.AsyncClient, FakeProducer]]:
     ]
     producer = FakeProducer()
     settings = parse({"topics": {"raw": "t.raw"}, "sources": sources}, env={})
-    app = create_app(settings, producer=producer, clock=lambda: float(NOW))  # type: ignore[arg-type]
+    app = create_app(settings, producer=producer, clock=lambda: float(NOW))
     transport = httpx.ASGITransport(app=app)
     async with (
         app.router.lifespan_context(app),

@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 
 from ingress.providers.base import Outgoing, Provider, option, require_keys
 from ingress.schemes.base import body_digest_id
-from ingress.schemes.generic_hmac import EVENT_ID, json_object
+from ingress.schemes.parsing import EVENT_ID, json_object
 from ingress.schemes.token import TokenVerifier, UrlToken
 from schemas.config import ConfigError, SourceSettings
 

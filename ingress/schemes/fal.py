@@ -33,6 +33,8 @@ from ingress.errors import (
 )
 from ingress.schemes.base import Verified, check_window
 from ingress.schemes.jwks import JwksKeys, decode_public_key, decode_signing_key, parse_jwks
+from ingress.schemes.parsing import EVENT_ID
+from ingress.schemes.parsing import TIMESTAMP as TIMESTAMP_FORM
 
 __all__ = [
     "FalVerifier",
@@ -50,10 +52,8 @@ TIMESTAMP = "x-fal-webhook-timestamp"
 SIGNATURE = "x-fal-webhook-signature"
 DEFAULT_JWKS_URL = "https://rest.alpha.fal.ai/.well-known/jwks.json"
 
-_TIMESTAMP = re.compile(r"0|[1-9][0-9]{0,11}")
-# The ids are joined with newlines into the signed message: no whitespace, so no two header
-# sets spell the same message; ASCII, so the text is the bytes fal signed.
-_ID = re.compile(r"[\x21-\x7e]{1,256}")
+# The ids are joined with newlines into the signed message: EVENT_ID allows no whitespace, so no
+# two header sets spell the same message, and only ASCII, so the text is the bytes fal signed.
 _ID_TEXT = "1-256 printable ASCII characters, no spaces"
 _SIGNATURE = re.compile(r"[0-9a-fA-F]{128}")
 
@@ -100,9 +100,11 @@ class FalVerifier:
         sig_text = headers.get(SIGNATURE)
         if not sig_text:
             raise MissingSignature(f"missing or empty {SIGNATURE} header")
-        request_id = _required(headers, REQUEST_ID, _ID, _ID_TEXT)
-        user_id = _required(headers, USER_ID, _ID, _ID_TEXT)
-        ts_text = _required(headers, TIMESTAMP, _TIMESTAMP, "whole epoch seconds in ASCII digits")
+        request_id = _required(headers, REQUEST_ID, EVENT_ID, _ID_TEXT)
+        user_id = _required(headers, USER_ID, EVENT_ID, _ID_TEXT)
+        ts_text = _required(
+            headers, TIMESTAMP, TIMESTAMP_FORM, "whole epoch seconds in ASCII digits"
+        )
         if not _SIGNATURE.fullmatch(sig_text):
             raise MalformedHeader(f"{SIGNATURE} must be 128 hex digits (a 64-byte signature)")
         key_index = self._match(

@@ -16,10 +16,8 @@ and a verified delivery is not refused for its shape.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -32,25 +30,11 @@ from ingress.errors import (
     SignatureMismatch,
 )
 from ingress.schemes.base import Verified, body_digest_id, check_window
+from ingress.schemes.parsing import EVENT_ID, TIMESTAMP, json_document, strict_b64decode
 
 ALGORITHMS = ("sha1", "sha256", "sha512")
 Encoding = Literal["hex", "base64"]
 ENCODINGS: tuple[Encoding, ...] = ("hex", "base64")
-EVENT_ID = re.compile(r"[\x21-\x7e]{1,256}")
-_TIMESTAMP = re.compile(r"0|[1-9][0-9]{0,11}")
-#: Bodies up to this size are parsed for their event id; a larger one is identified by its digest
-#: (the parse runs on the event loop, so it is bounded; real events are far smaller).
-MAX_ID_PARSE_BYTES = 1_048_576
-
-
-def json_object(body: bytes) -> Any:
-    """The verified body as JSON, or None (not JSON, too large, too deep)."""
-    if len(body) > MAX_ID_PARSE_BYTES:
-        return None
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError, int too long
-        return None
 
 
 def parse_pointer(pointer: str) -> tuple[str, ...]:
@@ -100,7 +84,7 @@ class EventIdRule:
                     )
                 return value
         if self.pointer is not None:
-            value = resolve(json_object(body), self.pointer)
+            value = resolve(json_document(body), self.pointer)
             if isinstance(value, int) and not isinstance(value, bool):
                 value = str(value)
             if isinstance(value, str) and EVENT_ID.fullmatch(value):
@@ -115,12 +99,7 @@ def _decode(text: str, encoding: Encoding, size: int) -> bytes | None:
         if len(text) != 2 * size or not re.fullmatch(r"[0-9a-fA-F]+", text):
             return None
         return bytes.fromhex(text)
-    try:
-        raw = base64.b64decode(text, validate=True)
-    except binascii.Error:
-        return None
-    # b64decode ignores the last character's unused bits: only the canonical spelling counts.
-    return raw if len(raw) == size and base64.b64encode(raw).decode() == text else None
+    return strict_b64decode(text, size)
 
 
 def sign(
@@ -191,7 +170,7 @@ class GenericHmacVerifier:
             ts_text = headers.get(self._ts_header)
             if not ts_text:
                 raise MissingHeader(f"missing or empty {self._ts_header} header")
-            if not _TIMESTAMP.fullmatch(ts_text):
+            if not TIMESTAMP.fullmatch(ts_text):
                 raise MalformedHeader(
                     f"{self._ts_header} must be whole epoch seconds in plain ASCII digits"
                 )

@@ -26,12 +26,11 @@ from ingress.errors import (
     SignatureMismatch,
 )
 from ingress.schemes.base import Verified, body_digest_id, check_window
-from ingress.schemes.timestamped_hmac import EVENT_ID, json_object
+from ingress.schemes.parsing import EVENT_ID, TIMESTAMP, json_object
 
 SIGNATURE_HEADER = "x-slack-signature"
 TIMESTAMP_HEADER = "x-slack-request-timestamp"
 
-_TIMESTAMP = re.compile(r"0|[1-9][0-9]{0,11}")
 _SIGNATURE = re.compile(r"v0=([0-9a-f]{64})")
 # A version other than v0 (none exists yet): not ours to judge, so "missing", not "malformed".
 _OTHER_VERSION = re.compile(r"v(?!0=)[0-9]{1,3}=[\x21-\x7e]+")
@@ -83,7 +82,7 @@ class SlackVerifier:
         ts_text = headers.get(TIMESTAMP_HEADER)
         if not ts_text:
             raise MissingHeader(f"missing or empty {TIMESTAMP_HEADER} header")
-        if not _TIMESTAMP.fullmatch(ts_text):
+        if not TIMESTAMP.fullmatch(ts_text):
             raise MalformedHeader(
                 f"{TIMESTAMP_HEADER} must be whole epoch seconds in plain ASCII digits"
             )

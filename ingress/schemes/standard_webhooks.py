@@ -30,16 +30,11 @@ from ingress.errors import (
     SignatureMismatch,
 )
 from ingress.schemes.base import Verified, check_window
+from ingress.schemes.parsing import EVENT_ID, TIMESTAMP, strict_b64decode
 
 #: Decoded signature length per version this module understands.
 _SIG_LENGTHS = {"v1": 32, "v1a": 64}
 _VERSION = re.compile(r"v[0-9]{1,3}[a-z]?")
-# int() alone also takes '+5', ' 5', '1_0' and non-ASCII digits ('١٢٣'). No leading zeros, so
-# str(int(text)) == text and the content rebuilt from the int is exactly what the sender signed.
-_TIMESTAMP = re.compile(r"0|[1-9][0-9]{0,11}")
-# Printable ASCII only: servers decode header bytes differently (ASGI uses latin-1), so a
-# non-ASCII id could not be turned back into the bytes the sender signed.
-_MSG_ID = re.compile(r"[\x21-\x7e]{1,256}")
 # Each v1a entry costs an Ed25519 verification (~0.2 ms) per key: bound what one forged header
 # costs us. Senders put one entry per active secret or key, a handful at most.
 _MAX_ENTRIES = 16
@@ -105,20 +100,6 @@ def sign_ed25519(private_key: Ed25519PrivateKey, msg_id: str, timestamp: int, bo
     return "v1a," + base64.b64encode(private_key.sign(_prefix(msg_id, timestamp) + body)).decode()
 
 
-def _decode_signature(text: str, size: int) -> bytes | None:
-    if not text.isascii():
-        return None
-    try:
-        raw = base64.b64decode(text, validate=True)
-    except ValueError:
-        return None
-    # b64decode ignores the unused low bits of the last character ('...1OE=' and '...1OF=' decode
-    # alike); insisting on the canonical spelling makes every edit of a signature a mismatch.
-    if len(raw) != size or base64.b64encode(raw) != text.encode():
-        return None
-    return raw
-
-
 def _parse_entries(header: str, name: str) -> dict[str, list[bytes]]:
     """Signatures by version; malformed entries are dropped, unknown versions ignored."""
     tokens = header.split()
@@ -132,7 +113,7 @@ def _parse_entries(header: str, name: str) -> dict[str, list[bytes]]:
             continue
         if version not in _SIG_LENGTHS:
             well_formed = True  # a newer version: not ours to judge, but the header is sane
-        elif (raw := _decode_signature(text, _SIG_LENGTHS[version])) is not None:
+        elif (raw := strict_b64decode(text, _SIG_LENGTHS[version])) is not None:
             found[version].append(raw)
             well_formed = True
     if not well_formed:
@@ -184,9 +165,9 @@ class StandardWebhooksVerifier:
             raise MissingSignature(f"missing or empty {sig_name} header")
         msg_id = _required(headers, id_name)
         ts_text = _required(headers, ts_name)
-        if not _MSG_ID.fullmatch(msg_id):
+        if not EVENT_ID.fullmatch(msg_id):
             raise MalformedHeader(f"{id_name} must be 1-256 printable ASCII characters, no spaces")
-        if not _TIMESTAMP.fullmatch(ts_text):
+        if not TIMESTAMP.fullmatch(ts_text):
             raise MalformedHeader(f"{ts_name} must be whole epoch seconds in plain ASCII digits")
         timestamp = int(ts_text)
         found = _parse_entries(sig_header, sig_name)

@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from ingress.errors import (
     MalformedHeader,
@@ -25,45 +23,13 @@ from ingress.errors import (
     SignatureMismatch,
 )
 from ingress.schemes.base import Verified, body_digest_id, check_window
+from ingress.schemes.parsing import TIMESTAMP, json_event_id
 
-# Whole epoch seconds in plain ASCII, no sign, no leading zero: str(int(t)) == t, so the content
-# rebuilt from the int is exactly what the sender signed.
-_TIMESTAMP = re.compile(r"0|[1-9][0-9]{0,11}")
 _KEY = re.compile(r"[a-z][a-z0-9_]{0,15}")
 _VALUE = re.compile(r"[\x21-\x2b\x2d-\x7e]{1,512}")  # printable ASCII except ','
 _HEX_SHA256 = re.compile(r"[0-9a-f]{64}")
 # Every entry of our key costs one HMAC per secret: bound what one forged header costs us.
 _MAX_ITEMS = 16
-
-#: An event id must be usable as part of a Kafka key and header: printable ASCII, no spaces.
-EVENT_ID = re.compile(r"[\x21-\x7e]{1,256}")
-#: Bodies up to this size are parsed for their event id; a larger one is identified by its digest.
-#: The parse runs on the event loop, so it is bounded; real events are far smaller.
-MAX_ID_PARSE_BYTES = 1_048_576
-
-
-def json_object(body: bytes) -> dict[str, Any] | None:
-    """The body as a JSON object, or ``None`` (not JSON, not an object, too large or too deep).
-
-    Only for bodies whose signature already verified: parsing is the normalizer's job, and an
-    unverified body must cost us nothing beyond the HMAC. Slack's scheme reads its body with it too.
-    """
-    if len(body) > MAX_ID_PARSE_BYTES:
-        return None
-    try:
-        value = json.loads(body)
-    except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError; deep nesting
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def json_event_id(body: bytes, field: str) -> str:
-    """The top-level string ``field`` of a verified JSON body, else the body's digest."""
-    document = json_object(body)
-    value = None if document is None else document.get(field)
-    if isinstance(value, str) and EVENT_ID.fullmatch(value):
-        return value
-    return body_digest_id(body)
 
 
 def _prefix(timestamp: int) -> bytes:
@@ -103,7 +69,7 @@ def _parse(header: str, name: str, key: str) -> tuple[int, list[bytes]]:
             signatures.append(value.encode())
     if len(stamps) != 1:
         raise MalformedHeader(f"{name} must hold exactly one t= item, not {len(stamps)}")
-    if not _TIMESTAMP.fullmatch(stamps[0]):
+    if not TIMESTAMP.fullmatch(stamps[0]):
         raise MalformedHeader(f"{name}: t must be whole epoch seconds in plain ASCII digits")
     if not signatures:
         raise MissingSignature(f"{name} holds no {key}= signature")

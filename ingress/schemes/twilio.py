@@ -36,6 +36,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from ingress.errors import MalformedHeader, MissingSignature, SignatureMismatch
 from ingress.schemes.base import Verified, body_digest_id
+from ingress.schemes.parsing import EVENT_ID, strict_b64decode
 
 SIGNATURE_HEADER = "x-twilio-signature"
 SETTINGS_HEADER = "x-twilio-webhooks-signature-settings"
@@ -47,7 +48,6 @@ _AUTHORITY = re.compile(
     r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<netloc>[^/?#]*)(?P<rest>.*)", re.S
 )
 _DEFAULT_PORTS = {"https": "443", "http": "80"}
-_EVENT_ID = re.compile(r"[\x21-\x7e]{1,256}")
 #: (status field, SID fields) in order of precedence, as ``streams.normalizers.twilio`` reads them.
 STATUS_SIDS = (
     ("MessageStatus", ("MessageSid", "SmsSid")),
@@ -136,14 +136,8 @@ def _algorithm(settings: str | None) -> str:
 
 
 def _decode_signature(text: str, size: int) -> bytes:
-    raw = b""
-    if text.isascii():
-        try:
-            raw = base64.b64decode(text, validate=True)
-        except ValueError:
-            raw = b""
-    # Canonical spelling only: b64decode ignores the last character's unused bits.
-    if len(raw) != size or base64.b64encode(raw).decode() != text:
+    raw = strict_b64decode(text, size)
+    if raw is None:
         raise MalformedHeader(f"{SIGNATURE_HEADER} must be the base64 of a {size}-byte HMAC")
     return raw
 
@@ -171,7 +165,7 @@ def event_id(pairs: Sequence[tuple[str, str]] | None, url: str, body: bytes) -> 
             sid = next((fields[f] for f in sid_fields if fields.get(f)), None)
             parts = [sid, status, fields.get("SequenceNumber")]
             candidate = ":".join(p for p in parts if p)
-            if sid and _EVENT_ID.fullmatch(candidate):
+            if sid and EVENT_ID.fullmatch(candidate):
                 return candidate
             break
     return body_digest_id(url.encode("utf-8", "replace") + b"\n" + body)

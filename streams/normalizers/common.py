@@ -19,12 +19,11 @@ _EVENT_TYPE = re.compile(r"^[A-Za-z0-9._:/-]{1,200}$")
 
 def json_object(body: bytes) -> dict[str, Any]:
     try:
-        document = jsoncodec.loads(body)
+        return jsoncodec.loads_object(body)
+    except jsoncodec.NotAnObject as exc:
+        raise NormalizationFailed(f"body is {exc}") from None
     except (ValueError, RecursionError) as exc:
         raise NormalizationFailed(f"body is not valid JSON: {exc}") from None
-    if not isinstance(document, dict):
-        raise NormalizationFailed(f"body is JSON {type(document).__name__}, not an object")
-    return document
 
 
 def event_type(provider: str, value: Any) -> str:
