@@ -84,6 +84,9 @@ class DeliveryEndpoint:
                 self._metrics.deliveries.labels(label, "handshake").inc()
                 self._log(label, event_id, 200, started, size, None)
                 return Response(verified.reply, media_type="application/json")
+            kept = verified.kept_headers
+            if kept is None:
+                kept = source.verifier.kept_headers
             delivery = RawDelivery(
                 source=name,
                 provider=source.provider.name,
@@ -92,9 +95,9 @@ class DeliveryEndpoint:
                 received_at_ms=int(now * 1000),
                 content_type=headers.get("content-type", "application/octet-stream"),
                 body=body,
-                sender_headers=tuple(
-                    (h, headers[h]) for h in source.verifier.kept_headers if h in headers
-                ),
+                sender_headers=tuple((h, headers[h]) for h in kept if h in headers),
+                signed_at_ms=None if verified.timestamp is None else verified.timestamp * 1000,
+                key_index=verified.key_index,
             )
             produce_started = time.perf_counter()
             await self._producer.produce(

@@ -6,7 +6,10 @@ One Kafka record per accepted delivery:
   the same partition as the first delivery, which is where the worker's de-duplication state is.
 - value: the request body exactly as received, byte for byte (never re-serialized), so the
   signature can be checked again later from Kafka alone.
-- headers: see :class:`Header`. Sender headers that the signature covers are kept under
+- headers: see :class:`Header`. What the ingress verified is carried explicitly: the scheme, the
+  index of the secret or key that matched and, when the scheme signs one, the signed time; readers
+  use those instead of re-parsing sender headers. Sender headers that the verified signature
+  covers (only those: not a second header family the sender also sent) are kept under
   ``sender-{name}``.
 
 The record format is versioned by the ``hookgate-format`` header; readers reject versions they do
@@ -34,6 +37,12 @@ class Header:
     EVENT_ID = "hookgate-event-id"
     #: When the ingress received the delivery: integer milliseconds since the epoch.
     RECEIVED_AT = "hookgate-received-at"
+    #: The time the sender signed into the delivery, as the ingress verified it: integer
+    #: milliseconds since the epoch. Absent when the scheme signs no time.
+    SIGNED_AT = "hookgate-signed-at"
+    #: Which configured secret or key verified the delivery (0-based; public keys follow the
+    #: secrets). Absent for records written before it was recorded.
+    KEY_INDEX = "hookgate-key-index"
     CONTENT_TYPE = "content-type"
 
 
@@ -52,6 +61,10 @@ class RawDelivery:
     body: bytes
     #: (lower-case name, value) of the sender's headers the signature covers.
     sender_headers: tuple[tuple[str, str], ...] = ()
+    #: The verified signed time (epoch ms), when the scheme signs one.
+    signed_at_ms: int | None = None
+    #: The index of the secret or key that verified the delivery.
+    key_index: int | None = None
 
     @property
     def key(self) -> bytes:
@@ -67,6 +80,10 @@ class RawDelivery:
             (Header.RECEIVED_AT, str(self.received_at_ms).encode()),
             (Header.CONTENT_TYPE, self.content_type.encode()),
         ]
+        if self.signed_at_ms is not None:
+            out.append((Header.SIGNED_AT, str(self.signed_at_ms).encode()))
+        if self.key_index is not None:
+            out.append((Header.KEY_INDEX, str(self.key_index).encode()))
         out.extend((SENDER_PREFIX + name, value.encode()) for name, value in self.sender_headers)
         return out
 
@@ -104,10 +121,9 @@ def decode(
     missing = _missing(found, (Header.SOURCE, Header.PROVIDER, Header.EVENT_ID, Header.RECEIVED_AT))
     if missing:
         raise RawRecordError(f"missing header {missing}")
-    try:
-        received_at_ms = int(found[Header.RECEIVED_AT])
-    except ValueError:
-        raise RawRecordError(f"{Header.RECEIVED_AT} is not an integer") from None
+    received_at_ms = _integer(found, Header.RECEIVED_AT)
+    if received_at_ms is None:
+        raise RawRecordError(f"missing header {Header.RECEIVED_AT}")
     delivery = RawDelivery(
         source=found[Header.SOURCE],
         provider=found[Header.PROVIDER],
@@ -117,10 +133,22 @@ def decode(
         content_type=found.get(Header.CONTENT_TYPE, "application/octet-stream"),
         body=value,
         sender_headers=tuple(sender),
+        signed_at_ms=_integer(found, Header.SIGNED_AT),
+        key_index=_integer(found, Header.KEY_INDEX),
     )
     if key is not None and key != delivery.key:
         raise RawRecordError("record key does not match the source and event id headers")
     return delivery
+
+
+def _integer(found: dict[str, str], name: str) -> int | None:
+    text = found.get(name)
+    if text is None:
+        return None
+    # int() alone also takes '+5', ' 5', '1_0' and non-ASCII digits.
+    if not (text.isascii() and text.isdigit() and len(text) <= 18):
+        raise RawRecordError(f"{name} is not a non-negative integer")
+    return int(text)
 
 
 def _missing(found: dict[str, str], names: Sequence[str]) -> str | None:

@@ -32,7 +32,7 @@ RECEIVED_TIME = "2026-11-18T11:06:43.456Z"
 JOB_PROVIDERS = ("fal", "replicate", "openai", "luma")
 
 
-def delivery(provider: str, body: Any, *, headers: tuple[tuple[str, str], ...] = ()) -> RawDelivery:
+def delivery(provider: str, body: Any, *, signed_at: int | None = None) -> RawDelivery:
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
     return RawDelivery(
         source="media",
@@ -42,7 +42,7 @@ def delivery(provider: str, body: Any, *, headers: tuple[tuple[str, str], ...] =
         received_at_ms=RECEIVED_AT_MS,
         content_type="application/json",
         body=content,
-        sender_headers=headers,
+        signed_at_ms=None if signed_at is None else signed_at * 1000,
     )
 
 
@@ -298,8 +298,7 @@ def test_the_payload_is_the_whole_body_unchanged(provider: str) -> None:
 
 
 def test_fal_time_is_the_signed_fal_timestamp() -> None:
-    headers = (("x-fal-webhook-timestamp", str(SIGNED_AT)),)
-    assert normalize(delivery("fal", FAL_OK, headers=headers)).time == SIGNED_TIME
+    assert normalize(delivery("fal", FAL_OK, signed_at=SIGNED_AT)).time == SIGNED_TIME
 
 
 def test_fal_time_without_a_signed_timestamp_is_the_receive_time() -> None:
@@ -323,8 +322,7 @@ def test_replicate_time_is_the_moment_of_its_status(status: str, time: str) -> N
 
 def test_replicate_time_without_that_moment_is_the_signed_webhook_timestamp() -> None:
     body = {**REPLICATE_SUCCEEDED, "completed_at": None}
-    headers = (("webhook-timestamp", str(SIGNED_AT)),)
-    assert normalize(delivery("replicate", body, headers=headers)).time == SIGNED_TIME
+    assert normalize(delivery("replicate", body, signed_at=SIGNED_AT)).time == SIGNED_TIME
 
 
 def test_openai_time_is_the_event_created_at() -> None:
@@ -335,8 +333,7 @@ def test_openai_time_is_the_event_created_at() -> None:
 
 def test_openai_time_without_created_at_is_the_signed_webhook_timestamp() -> None:
     body = {k: v for k, v in OPENAI_RESPONSE_COMPLETED.items() if k != "created_at"}
-    headers = (("webhook-timestamp", str(SIGNED_AT)),)
-    assert normalize(delivery("openai", body, headers=headers)).time == SIGNED_TIME
+    assert normalize(delivery("openai", body, signed_at=SIGNED_AT)).time == SIGNED_TIME
 
 
 def test_luma_queued_time_is_created_at() -> None:

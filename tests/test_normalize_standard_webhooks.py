@@ -36,6 +36,7 @@ def delivery(body: Any, *, signed: bool = True) -> RawDelivery:
         content_type="application/json",
         body=content,
         sender_headers=sender,
+        signed_at_ms=SIGNED_AT * 1000 if signed else None,
     )
 
 

@@ -41,7 +41,9 @@ from ingress.providers.base import Outgoing
 from ingress.providers.openai import decode_openai_secret
 from ingress.schemes.standard_webhooks import decode_secret, sign
 from schemas import raw
+from schemas.canonical import rfc3339
 from schemas.config import ConfigError, SourceSettings, parse
+from streams.normalizers import normalize
 from tests.fakes import FakeProducer
 from tests.test_ingress_http import metric
 
@@ -113,7 +115,7 @@ async def ingress(
 ) -> AsyncIterator[tuple[httpx.AsyncClient, FakeProducer]]:
     producer = FakeProducer()
     settings = parse({"topics": {"raw": "t.raw"}, "sources": sources}, env={})
-    app = create_app(settings, producer=producer, clock=lambda: float(NOW))  # type: ignore[arg-type]
+    app = create_app(settings, producer=producer, clock=lambda: float(NOW))
     transport = httpx.ASGITransport(app=app)
     async with (
         app.router.lifespan_context(app),
@@ -145,6 +147,45 @@ async def test_a_library_signed_delivery_is_accepted_and_produced_as_a_raw_recor
     )
     assert delivery.body == body
     assert dict(delivery.sender_headers) == {n: headers[n] for n in names(provider)}
+
+
+async def test_a_svix_delivery_with_an_unsigned_webhook_timestamp_keeps_its_signed_time() -> None:
+    # Regression: both header families were kept on the raw record, and the worker took the
+    # extra, unsigned webhook-timestamp as ce_time (a delivery came out dated 2100-01-01).
+    body = json.dumps({"type": "invoice.paid", "data": {"id": "inv_1"}}).encode()
+    headers = {**library_signed("svix", body), "webhook-timestamp": "4102444800"}
+    async with ingress(family_sources()) as (client, producer):
+        response = await client.post("/webhooks/svix", content=body, headers=headers)
+    assert response.status_code == 200, response.text
+    [record] = producer.produced
+    delivery = raw.decode(record.key, record.value, record.headers)
+    assert normalize(delivery).time == rfc3339(NOW)
+
+
+async def test_only_the_verified_header_family_is_kept_on_the_raw_record() -> None:
+    body = sample_payload("svix")
+    unsigned = {"webhook-id": "msg_other", "webhook-timestamp": "4102444800"}
+    headers = {**library_signed("svix", body), **unsigned}
+    async with ingress(family_sources()) as (client, producer):
+        await client.post("/webhooks/svix", content=body, headers=headers)
+    [record] = producer.produced
+    delivery = raw.decode(record.key, record.value, record.headers)
+    assert dict(delivery.sender_headers) == {n: headers[n] for n in SVIX_NAMES}
+
+
+@pytest.mark.parametrize("provider", FAMILY)
+async def test_the_raw_record_carries_the_verified_signed_time_and_key_index(
+    provider: str,
+) -> None:
+    body = sample_payload(provider)
+    sources = [{"name": provider, "provider": provider, "secrets": [OLD_SECRET, SECRET]}]
+    async with ingress(sources) as (client, producer):
+        await client.post(
+            f"/webhooks/{provider}", content=body, headers=library_signed(provider, body)
+        )
+    [record] = producer.produced
+    delivery = raw.decode(record.key, record.value, record.headers)
+    assert (delivery.signed_at_ms, delivery.key_index) == (NOW * 1000, 1)
 
 
 @pytest.mark.parametrize("provider", FAMILY)

@@ -31,6 +31,8 @@ DELIVERY = RawDelivery(
         ("webhook-timestamp", "1795000000"),
         ("webhook-signature", "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="),
     ),
+    signed_at_ms=1_795_000_000_000,
+    key_index=1,
 )
 
 
@@ -78,6 +80,32 @@ def test_sender_headers_are_kept_under_the_sender_prefix() -> None:
     assert headers["sender-webhook-id"] == b"msg_p5jXN8AQM9LWM0D4loKWxJek"
     assert headers["sender-webhook-timestamp"] == b"1795000000"
     assert headers["sender-webhook-signature"].startswith(b"v1,")
+
+
+def test_what_the_ingress_verified_is_carried_in_its_own_headers() -> None:
+    headers = dict(DELIVERY.headers())
+    assert headers[Header.SIGNED_AT] == b"1795000000000"
+    assert headers[Header.KEY_INDEX] == b"1"
+
+
+def test_a_scheme_that_signs_no_time_writes_no_signed_at_header() -> None:
+    headers = dict(replace(DELIVERY, signed_at_ms=None).headers())
+    assert Header.SIGNED_AT not in headers
+
+
+def test_a_record_without_the_verified_headers_decodes_without_them() -> None:
+    headers = [
+        (k, v) for k, v in DELIVERY.headers() if k not in (Header.SIGNED_AT, Header.KEY_INDEX)
+    ]
+    delivery = raw.decode(DELIVERY.key, DELIVERY.body, headers)
+    assert (delivery.signed_at_ms, delivery.key_index) == (None, None)
+
+
+@pytest.mark.parametrize("name", [Header.SIGNED_AT, Header.KEY_INDEX])
+@pytest.mark.parametrize("value", [b"", b"-5", b"+5", b"1_0", b"soon", "١٢٣".encode()])
+def test_a_verified_header_that_is_not_a_plain_integer_is_refused(name: str, value: bytes) -> None:
+    with pytest.raises(RawRecordError, match=name):
+        raw.decode(DELIVERY.key, DELIVERY.body, headers_with(name, value))
 
 
 def test_a_sender_header_is_found_by_its_own_name() -> None:

@@ -6,8 +6,9 @@ Header names: Svix's own verifier (``svix.webhooks.Webhook.verify``) reads ``svi
 standard, which Svix can be set to send instead. We accept either set too, chosen by which
 signature header is present (``svix-signature`` wins when both are). Svix falls back header by
 header; choosing one set keeps every error message naming a header the sender really sent, and a
-sender mixing the two sets is not one we know of. Both sets are kept on the raw record when
-present (``kept_headers`` lists all six; only those present are kept).
+sender mixing the two sets is not one we know of. Only the set that was verified is kept on the
+raw record (``Verified.kept_headers``): a header of the other set is unsigned, and must not reach
+the worker as if it were (an unsigned ``webhook-timestamp`` once set ``ce_time``).
 
 Ed25519 (``v1a``) is part of the standard but none of these senders offer it to receivers, and
 Svix's library verifies only ``v1``: ``public_keys`` is refused rather than silently unused.
@@ -16,6 +17,7 @@ Svix's library verifies only ``v1``: ``public_keys`` is refused rather than sile
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from ingress.providers.base import Outgoing, Provider
 from ingress.providers.standard_webhooks import (
@@ -42,6 +44,7 @@ class SvixVerifier:
 
     @property
     def kept_headers(self) -> tuple[str, ...]:
+        # Either set may be verified; each verification names the one it covered.
         return SVIX_NAMES + STANDARD_NAMES
 
     def verify(
@@ -50,8 +53,9 @@ class SvixVerifier:
         # Neither signature header: the svix verifier reports "missing svix-signature", the name
         # these senders document.
         standard = bool(headers.get(STANDARD_NAMES[2])) and not headers.get(SVIX_NAMES[2])
+        names = STANDARD_NAMES if standard else SVIX_NAMES
         verifier = self._standard if standard else self._svix
-        return verifier.verify(headers, body, now, url)
+        return replace(verifier.verify(headers, body, now, url), kept_headers=names)
 
 
 def _verifier(

@@ -25,6 +25,10 @@ class Verified:
     #: A verified handshake to answer synchronously instead of producing (Slack's
     #: ``url_verification``): the JSON body of the 200 answer.
     reply: bytes | None = None
+    #: The headers this verification covered, when that depends on the delivery (Svix accepts
+    #: either of two header families): only these are kept on the raw record. None: the
+    #: verifier's ``kept_headers``.
+    kept_headers: tuple[str, ...] | None = None
 
 
 class Verifier(Protocol):

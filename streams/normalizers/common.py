@@ -116,37 +116,16 @@ def epoch_time(value: Any, *, millis: bool = False) -> str | None:
         return None
 
 
-#: Sender headers that carry the signed send time as epoch seconds.
-_TIMESTAMP_HEADERS = (
-    "webhook-timestamp",  # Standard Webhooks: Replicate, OpenAI, Anthropic
-    "svix-timestamp",  # Svix, Clerk, Resend
-    "x-slack-request-timestamp",
-    "x-fal-webhook-timestamp",
-)
-#: Signature headers of the form ``t={epoch seconds},v1=...``.
-_SIGNATURE_HEADERS = ("stripe-signature", "mux-signature", "elevenlabs-signature")
-
-
 def signed_time(raw: RawDelivery) -> str | None:
-    """The time the sender signed into the delivery's headers, as RFC 3339 UTC, if any."""
-    for name in _TIMESTAMP_HEADERS:
-        found = _epoch_text(raw.sender_header(name))
-        if found is not None:
-            return found
-    for name in _SIGNATURE_HEADERS:
-        for item in (raw.sender_header(name) or "").split(","):
-            key, _, value = item.strip().partition("=")
-            if key == "t":
-                found = _epoch_text(value)
-                if found is not None:
-                    return found
-    return None
+    """The send time the ingress verified in the delivery's signature, as RFC 3339 UTC, if the
+    scheme signs one (the raw record's ``hookgate-signed-at``)."""
+    if raw.signed_at_ms is None:
+        return None
+    return epoch_time(raw.signed_at_ms, millis=True)
 
 
-def _epoch_text(text: str | None) -> str | None:
-    if text is None or not text.isascii() or not text.isdigit() or len(text) > 15:
-        return None  # 15 digits are far past year 9999; longer would only overflow
-    return epoch_time(int(text))
+def received_time(raw: RawDelivery) -> str:
+    return rfc3339(raw.received_at_ms / 1000)
 
 
 def canonical_event(
@@ -158,7 +137,7 @@ def canonical_event(
         id=raw.event_id,
         source=source_uri(raw.source),
         type=type,
-        time=time or signed_time(raw) or rfc3339(raw.received_at_ms / 1000),
+        time=time or signed_time(raw) or received_time(raw),
         subject=subject,
         data=data,
         partitionkey=subject or raw.event_id,

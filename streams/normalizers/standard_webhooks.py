@@ -4,16 +4,23 @@
 |---|---|
 | ``id`` | ``webhook-id`` (the raw record's event id) |
 | ``type`` | ``standard-webhooks.{type}`` |
-| ``time`` | ``timestamp`` (ISO-8601); else the signed ``webhook-timestamp``; else receive time |
+| ``time`` | ``timestamp`` (ISO-8601); else the verified signed time; else receive time |
 | ``subject`` | ``data.id`` when it is a string or integer |
 | ``data`` | ``data``; the whole body when the envelope has none |
 """
 
 from __future__ import annotations
 
-from schemas.canonical import CanonicalEvent, rfc3339, source_uri
+from schemas.canonical import CanonicalEvent, source_uri
 from schemas.raw import RawDelivery
-from streams.normalizers.common import entity_id, event_type, iso_time, json_object
+from streams.normalizers.common import (
+    entity_id,
+    event_type,
+    iso_time,
+    json_object,
+    received_time,
+    signed_time,
+)
 
 
 def normalize(raw: RawDelivery) -> CanonicalEvent:
@@ -26,15 +33,8 @@ def normalize(raw: RawDelivery) -> CanonicalEvent:
         id=raw.event_id,
         source=source_uri(raw.source),
         type=event_type(raw.provider, envelope.get("type")),
-        time=iso_time(envelope.get("timestamp")) or _signed_time(raw),
+        time=iso_time(envelope.get("timestamp")) or signed_time(raw) or received_time(raw),
         subject=subject,
         data=data,
         partitionkey=subject or raw.event_id,
     )
-
-
-def _signed_time(raw: RawDelivery) -> str:
-    signed = raw.sender_header("webhook-timestamp")
-    if signed is not None and signed.isascii() and signed.isdigit():
-        return rfc3339(int(signed))
-    return rfc3339(raw.received_at_ms / 1000)
