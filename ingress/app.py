@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from ingress.deliveries import DeliveryEndpoint
 from ingress.metrics import IngressMetrics
-from ingress.producer import KafkaProducer
+from ingress.producer import KafkaProducer, RawProducer
 from ingress.providers import configure_sources
 from schemas.config import Settings
 
@@ -27,7 +27,7 @@ from schemas.config import Settings
 def create_app(
     settings: Settings,
     *,
-    producer: KafkaProducer | None = None,
+    producer: RawProducer | None = None,
     metrics: IngressMetrics | None = None,
     clock: Callable[[], float] = time.time,
 ) -> Starlette:
@@ -60,8 +60,10 @@ def create_app(
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     async def http_error(request: Request, exc: Exception) -> Response:
-        # Starlette's own 404/405 as JSON, like every other refusal.
-        assert isinstance(exc, HTTPException)
+        # Starlette's own 404/405 as JSON, like every other refusal. Registered for
+        # HTTPException only; anything else here is a bug, raised rather than answered as a 4xx.
+        if not isinstance(exc, HTTPException):
+            raise TypeError(f"http_error handles HTTPException, not {type(exc).__name__}")
         reason = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return JSONResponse(
             {"error": reason, "detail": exc.detail},

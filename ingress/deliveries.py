@@ -19,7 +19,7 @@ from starlette.responses import Response
 from ingress.body import read_limited
 from ingress.errors import IngressError, UnknownSource
 from ingress.metrics import UNKNOWN_SOURCE, IngressMetrics
-from ingress.producer import KafkaProducer
+from ingress.producer import RawProducer
 from ingress.providers import ConfiguredSource
 from schemas.raw import RawDelivery
 
@@ -33,7 +33,7 @@ class DeliveryEndpoint:
     def __init__(
         self,
         sources: Mapping[str, ConfiguredSource],
-        producer: KafkaProducer,
+        producer: RawProducer,
         raw_topic: str,
         metrics: IngressMetrics,
         clock: Callable[[], float],

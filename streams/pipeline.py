@@ -20,7 +20,7 @@ from typing import Any
 from schemas import raw as raw_format
 from schemas.deadletter import DeadLetter
 from streams.dedup import Decision, Seen, decide
-from streams.emitter import Emitter
+from streams.emitter import Emits
 from streams.errors import NormalizationFailed, RecordRefused, StreamError, UndecodableRecord
 from streams.metrics import WorkerMetrics
 from streams.normalizers import normalize
@@ -69,7 +69,7 @@ class Pipeline:
         self,
         *,
         seen: MutableMapping[bytes, object],
-        emitter: Emitter,
+        emitter: Emits,
         canonical_topic: str,
         dead_letter_topic: str,
         dedup_horizon_s: int,

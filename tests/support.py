@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import os
 import secrets as tokens
 import signal
@@ -19,12 +21,52 @@ from typing import Any
 import httpx
 import yaml
 from confluent_kafka import Consumer, Message, TopicPartition
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic  # admin/__init__ uses it but does not re-export it
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ingress.schemes.standard_webhooks import decode_secret, sign
 from schemas import config
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 SECRET_BYTES = decode_secret(SECRET)
+
+_SEED = hashlib.sha256(b"send fal key").digest()
+_FAL_PUBLIC = base64.urlsafe_b64encode(
+    Ed25519PrivateKey.from_private_bytes(_SEED)
+    .public_key()
+    .public_bytes(Encoding.Raw, PublicFormat.Raw)
+).decode()
+
+#: One source per provider, configured as an operator would.
+PROVIDER_SOURCES: dict[str, dict[str, Any]] = {
+    "standard-webhooks": {"secrets": [SECRET]},
+    "svix": {"secrets": [SECRET]},
+    "clerk": {"secrets": [SECRET]},
+    "resend": {"secrets": [SECRET]},
+    "replicate": {"secrets": [SECRET]},
+    "openai": {"secrets": [SECRET]},
+    "anthropic": {"secrets": [SECRET]},
+    "stripe": {"secrets": ["whsec_send_test_secret"]},
+    "mux": {"secrets": ["mux send secret"]},
+    "elevenlabs": {"secrets": ["wsec_send_secret"]},
+    "slack": {"secrets": ["slack send secret"]},
+    "github": {"secrets": ["github send secret"]},
+    "pagerduty": {"secrets": ["pagerduty send secret"]},
+    "shopify": {"secrets": ["shopify send secret"]},
+    "twilio": {"secrets": ["twilio auth token"]},
+    "fal": {"public_keys": [_FAL_PUBLIC], "signing_key": base64.b64encode(_SEED).decode()},
+    "luma": {"secrets": ["luma-callback-token-0123456789abcdef"]},
+    "generic-hmac": {
+        "secrets": ["generic secret"],
+        "header": "x-signature",
+        "prefix": "sha256=",
+        "event_id_pointer": "/id",
+    },
+    "basic-auth": {"secrets": ["hookgate:send-password"]},
+    "api-key": {"secrets": ["send-api-key-0123456789"]},
+}
 
 
 def free_ports(count: int) -> list[int]:
@@ -225,3 +267,17 @@ def running(stack: Stack, *roles: str) -> Iterator[Stack]:
         yield stack
     finally:
         stack.stop_all()
+
+
+def new_topic(bootstrap: str, partitions: int = 1) -> str:
+    """A fresh topic on the test broker, for tests that produce directly."""
+    name = f"t{uuid.uuid4().hex[:10]}"
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for future in admin.create_topics([NewTopic(name, partitions, 1)]).values():
+        future.result(30)
+    return name
+
+
+def unreachable_bootstrap() -> str:
+    """A bootstrap address where no broker listens: every send times out."""
+    return f"127.0.0.1:{free_ports(1)[0]}"

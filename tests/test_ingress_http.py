@@ -72,7 +72,7 @@ def producer() -> FakeProducer:
 
 @pytest.fixture
 def app(producer: FakeProducer) -> Starlette:
-    return create_app(settings(), producer=producer, clock=lambda: FIXED)  # type: ignore[arg-type]
+    return create_app(settings(), producer=producer, clock=lambda: FIXED)
 
 
 @pytest.fixture

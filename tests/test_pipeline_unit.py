@@ -90,7 +90,7 @@ def stage() -> Stage:
     failures: list[BaseException] = []
     pipeline = Pipeline(
         seen=seen,
-        emitter=emitter,  # type: ignore[arg-type]
+        emitter=emitter,
         canonical_topic=CANONICAL_TOPIC,
         dead_letter_topic=DLQ_TOPIC,
         dedup_horizon_s=HORIZON_S,
@@ -376,7 +376,7 @@ async def test_a_redriven_dead_letter_is_emitted_by_a_fixed_worker(
     # The worker learns the provider; the dead letter is written back to the raw topic.
     monkeypatch.setitem(
         normalizers.NORMALIZERS, "acme", normalizers.NORMALIZERS["standard-webhooks"]
-    )  # type: ignore[index]
+    )
     await stage.process(RawRecord(RAW_TOPIC, 0, 500, dead.key, dead.value, dead.headers))
     assert [sent.topic for sent in stage.emitter.sent] == [DLQ_TOPIC, CANONICAL_TOPIC]
 

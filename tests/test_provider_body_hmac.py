@@ -417,7 +417,7 @@ async def ingress() -> AsyncIterator[tuple[httpx.AsyncClient, FakeProducer]]:
     ]
     producer = FakeProducer()
     settings = parse({"topics": {"raw": "t.raw"}, "sources": sources}, env={})
-    app = create_app(settings, producer=producer, clock=lambda: float(NOW))  # type: ignore[arg-type]
+    app = create_app(settings, producer=producer, clock=lambda: float(NOW))
     transport = httpx.ASGITransport(app=app)
     async with (
         app.router.lifespan_context(app),

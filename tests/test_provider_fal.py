@@ -702,7 +702,7 @@ async def client(producer: FakeProducer) -> AsyncIterator[httpx.AsyncClient]:
         },
         env={},
     )
-    app = create_app(settings, producer=producer, clock=lambda: float(NOW))  # type: ignore[arg-type]
+    app = create_app(settings, producer=producer, clock=lambda: float(NOW))
     transport = httpx.ASGITransport(app=app)
     async with (
         app.router.lifespan_context(app),

@@ -660,7 +660,7 @@ async def client(producer: FakeProducer) -> AsyncIterator[httpx.AsyncClient]:
         },
     ]
     settings = parse({"sources": sources}, env={})
-    app = create_app(settings, producer=producer, clock=lambda: float(NOW))  # type: ignore[arg-type]
+    app = create_app(settings, producer=producer, clock=lambda: float(NOW))
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hookgate") as c,

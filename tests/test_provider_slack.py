@@ -302,7 +302,7 @@ async def ingress() -> AsyncIterator[tuple[httpx.AsyncClient, FakeProducer]]:
     sources = [{"name": "slack-app", "provider": "slack", "secrets": [SECRET]}]
     producer = FakeProducer()
     settings = parse({"topics": {"raw": "t.raw"}, "sources": sources}, env={})
-    app = create_app(settings, producer=producer, clock=lambda: float(NOW))  # type: ignore[arg-type]
+    app = create_app(settings, producer=producer, clock=lambda: float(NOW))
     transport = httpx.ASGITransport(app=app)
     async with (
         app.router.lifespan_context(app),

@@ -239,7 +239,7 @@ async def client(producer: FakeProducer) -> AsyncIterator[httpx.AsyncClient]:
         {"name": "luma", "provider": "luma", "secrets": [OLD_TOKEN, TOKEN]},
         {"name": "other", "provider": "api-key", "secrets": ["k"]},
     ]
-    app = create_app(parse({"sources": sources}, env={}), producer=producer)  # type: ignore[arg-type]
+    app = create_app(parse({"sources": sources}, env={}), producer=producer)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hookgate") as c,

@@ -506,7 +506,7 @@ def producer() -> FakeProducer:
 async def client(producer: FakeProducer) -> AsyncIterator[httpx.AsyncClient]:
     source = {"name": "twilio", "provider": "twilio", "secrets": [TOKEN], "public_url": PUBLIC_URL}
     settings = parse({"sources": [source]}, env={})
-    app = create_app(settings, producer=producer, clock=lambda: 0.0)  # type: ignore[arg-type]
+    app = create_app(settings, producer=producer, clock=lambda: 0.0)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(

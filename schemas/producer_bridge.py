@@ -1,0 +1,372 @@
+"""The one asyncio <-> librdkafka bridge: the ingress's producer and the worker's emitter use it.
+
+It lives in ``schemas`` because both packages need it and they never import each other.
+
+Why confluent-kafka (librdkafka) and not aiokafka: librdkafka pipelines several produce requests
+per connection and batches, compresses and sends in its own threads, while aiokafka sends one
+request at a time per broker and does that work in the event loop's thread (measured in
+``bench/README.md``).
+
+How it runs:
+
+- Every producer is idempotent with ``acks=all``, whatever the given config says: an
+  acknowledgement means the record is in every in-sync replica, and librdkafka's internal retries
+  cannot duplicate or reorder it.
+- librdkafka calls back from the thread that polls (or flushes) it. A dedicated thread polls,
+  collects the delivery reports of one poll and hands them to the event loop in one
+  ``call_soon_threadsafe``, so the loop is woken once per poll, not once per record.
+- ``max_in_flight`` bounds the records sent but not yet reported: a slow broker slows the sender
+  down instead of growing memory. When librdkafka's own queue is full (``BufferError``), a send
+  waits for room, up to the caller's ``room_timeout``.
+- **Fatal errors.** librdkafka reports a fatal error (idempotence broken, the producer fenced)
+  once; the producer can never send again. The bridge then marks itself failed: every later send
+  raises :class:`BridgeFailed`, records still in flight are reported with it, :attr:`failure`
+  and :meth:`ready` say so, and ``on_fatal`` is called on the event loop. What follows is the
+  owner's decision: the ingress answers 503 and fails ``/readyz``; the worker crashes, so it
+  restarts from its last commit. Transport errors (a broker down) are not fatal: librdkafka
+  retries them until ``message.timeout.ms``, and only then reports the record as not delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+
+log = logging.getLogger("hookgate.kafka.producer")
+
+#: Settings that make an acknowledgement mean "in every in-sync replica, exactly once": applied
+#: after the caller's, so no config can weaken them.
+GUARANTEES: Mapping[str, Any] = {"enable.idempotence": True, "acks": "all"}
+
+#: Seconds one poll waits for librdkafka's events; also the longest a report waits to be handed on.
+_POLL_S = 0.05
+#: Seconds between two looks for room in librdkafka's full queue.
+_ROOM_S = 0.01
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """Where the broker put an acknowledged record."""
+
+    partition: int
+    offset: int
+
+
+class BridgeError(Exception):
+    """A record was not written, or cannot be."""
+
+
+class BridgeNotRunning(BridgeError):
+    """A send before :meth:`ProducerBridge.start` or after :meth:`ProducerBridge.stop`."""
+
+
+class BridgeFailed(BridgeError):
+    """librdkafka reported a fatal error: this producer can never send again (see module doc)."""
+
+
+class QueueFull(BridgeError):
+    """No room in librdkafka's queue, or no in-flight slot, within the caller's ``room_timeout``."""
+
+
+class RecordRefused(BridgeError):
+    """Kafka will never take this record, whatever the retries (e.g. larger than it accepts)."""
+
+    def __init__(self, message: str, *, too_large: bool) -> None:
+        super().__init__(message)
+        self.too_large = too_large
+
+
+class DeliveryFailed(BridgeError):
+    """The record was not acknowledged (e.g. no broker answered within ``message.timeout.ms``);
+    sending it again may succeed."""
+
+
+#: Gets the record's coordinates once the broker acknowledged it, or the reason it was not
+#: written. Called on the event loop, exactly once per record that :meth:`ProducerBridge.send`
+#: accepted.
+OnDelivery = Callable[[Delivered | BridgeError], None]
+
+_TOO_LARGE = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE})
+#: Refusals no retry can change: the record itself is unacceptable.
+_PERMANENT = _TOO_LARGE | {KafkaError.INVALID_RECORD}
+
+
+class ProducerBridge:
+    """An idempotent ``acks=all`` librdkafka producer driven from asyncio (see module doc).
+
+    ``config`` is a plain librdkafka configuration (``bootstrap.servers`` and any client
+    settings); ``error_cb`` is the bridge's own. ``max_in_flight=None`` leaves the bound to
+    librdkafka's queue (``queue.buffering.max.messages``). ``producer_factory`` makes the
+    librdkafka producer from the final config; tests use it to make one that a newer instance
+    can fence (a real fatal error; confluent-kafka exposes no hook to inject one).
+    """
+
+    def __init__(
+        self,
+        config: Mapping[str, Any],
+        *,
+        max_in_flight: int | None = None,
+        on_fatal: Callable[[BridgeFailed], None] | None = None,
+        name: str = "kafka",
+        producer_factory: Callable[[dict[str, Any]], Producer] = Producer,
+    ) -> None:
+        if max_in_flight is not None and max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be at least 1, not {max_in_flight}")
+        self._config: dict[str, Any] = {**config, **GUARANTEES, "error_cb": self._on_error}
+        self._max_in_flight = max_in_flight
+        self._on_fatal = on_fatal
+        self._name = name
+        self._factory = producer_factory
+        self._producer: Producer | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._slots: asyncio.Semaphore | None = None
+        self._poller: threading.Thread | None = None
+        self._stopping = threading.Event()
+        # Reports arrive in whichever thread polls or flushes librdkafka.
+        self._reports: list[tuple[OnDelivery, KafkaError | None, Message]] = []
+        self._reports_lock = threading.Lock()
+        self._failure: BridgeFailed | None = None
+        self._ready_checked_at = 0.0
+        self._ready = False
+
+    @property
+    def running(self) -> bool:
+        return self._producer is not None
+
+    @property
+    def failure(self) -> BridgeFailed | None:
+        """The fatal error that ended this producer, if one did."""
+        return self._failure
+
+    async def start(self) -> None:
+        """Create the producer and its poll thread; a second call does nothing."""
+        if self._producer is not None:
+            return
+        loop = asyncio.get_running_loop()
+        producer = self._factory(self._config)
+        self._loop = loop
+        if self._max_in_flight is not None:
+            self._slots = asyncio.Semaphore(self._max_in_flight)
+        self._producer = producer
+        self._stopping.clear()
+        self._poller = threading.Thread(
+            target=self._poll, args=(producer, loop), name=f"{self._name}-poll", daemon=True
+        )
+        self._poller.start()
+
+    async def stop(self, flush_timeout: float = 30.0) -> None:
+        """Deliver what is in flight (its reports still reach their callbacks), then stop."""
+        producer = self._producer
+        if producer is None:
+            return
+        remaining = await asyncio.to_thread(producer.flush, flush_timeout)
+        if remaining:
+            log.warning("%s: closed with %d records unacknowledged", self._name, remaining)
+        self._stopping.set()
+        if self._poller is not None:
+            await asyncio.to_thread(self._poller.join, 5)
+        self._producer = None
+        self._poller = None
+        # The poll thread's last batch was scheduled before it ended: let it run.
+        await asyncio.sleep(0)
+
+    async def flush(self, wait_s: float = 30.0) -> int:
+        """Wait (at most ``wait_s``) until every record sent so far is reported; returns the
+        number still unreported."""
+        producer = self._producer
+        if producer is None:
+            return 0
+        remaining: int = await asyncio.to_thread(producer.flush, wait_s)
+        return remaining
+
+    async def send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        headers: Sequence[tuple[str, bytes]],
+        on_delivery: OnDelivery,
+        *,
+        room_timeout: float | None = None,
+    ) -> None:
+        """Queue one record; ``on_delivery`` gets its outcome later (see :data:`OnDelivery`).
+
+        Waits for an in-flight slot and for room in librdkafka's queue: without end when
+        ``room_timeout`` is None, else at most that many seconds before :class:`QueueFull`.
+        Raises :class:`BridgeError` when the record is not queued; ``on_delivery`` is then never
+        called.
+        """
+        producer = self._running()
+        deadline = None if room_timeout is None else time.monotonic() + room_timeout
+        slots = self._slots
+        if slots is not None:
+            await _acquire(slots, deadline)
+        # Checked again after waiting: the producer may have failed or stopped meanwhile.
+        try:
+            producer = self._running()
+        except BridgeError:
+            self._release()
+            raise
+
+        def report(err: KafkaError | None, msg: Message) -> None:
+            with self._reports_lock:
+                self._reports.append((on_delivery, err, msg))
+
+        while True:
+            try:
+                producer.produce(
+                    topic, value=value, key=key, headers=list(headers), on_delivery=report
+                )
+                return
+            except BufferError:
+                if deadline is not None and time.monotonic() >= deadline:
+                    self._release()
+                    raise QueueFull("librdkafka's queue is full") from None
+                # Give the broker time to take some.
+                await asyncio.sleep(_ROOM_S)
+            except KafkaException as exc:
+                self._release()
+                raise self._error(exc.args[0]) from None
+
+    async def deliver(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        headers: Sequence[tuple[str, bytes]],
+        *,
+        ack_timeout: float,
+        room_timeout: float | None = None,
+    ) -> Delivered:
+        """Send one record and wait for its acknowledgement; raises :class:`BridgeError`.
+
+        ``ack_timeout`` (seconds) bounds the wait for the report; librdkafka reports every record by
+        ``message.timeout.ms``, so it is only a backstop (:class:`DeliveryFailed` when hit).
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Delivered] = loop.create_future()
+
+        def settle(outcome: Delivered | BridgeError) -> None:
+            if future.done():  # the caller already gave up waiting
+                return
+            if isinstance(outcome, BridgeError):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)
+
+        await self.send(topic, key, value, headers, settle, room_timeout=room_timeout)
+        try:
+            return await asyncio.wait_for(future, ack_timeout)
+        except TimeoutError:
+            raise DeliveryFailed("no acknowledgement from Kafka in time") from None
+
+    async def ready(self, topic: str) -> bool:
+        """True when the producer runs, has not failed, and the cluster answers a metadata
+        request for ``topic`` (cached for 1 s)."""
+        producer = self._producer
+        if producer is None or self._failure is not None:
+            return False
+        now = time.monotonic()
+        if now - self._ready_checked_at > 1.0:
+            self._ready_checked_at = now
+            self._ready = await asyncio.to_thread(_topic_known, producer, topic)
+        return self._ready
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _running(self) -> Producer:
+        if self._failure is not None:
+            raise self._failure
+        if self._producer is None:
+            raise BridgeNotRunning(f"{self._name}: the producer is not running")
+        return self._producer
+
+    def _release(self) -> None:
+        if self._slots is not None:
+            self._slots.release()
+
+    def _poll(self, producer: Producer, loop: asyncio.AbstractEventLoop) -> None:
+        while True:
+            stopping = self._stopping.is_set()
+            try:
+                producer.poll(_POLL_S)
+            except KafkaException as exc:
+                # Some fatal errors (a transactional producer fenced) are raised from poll()
+                # instead of reaching error_cb; either way the poll thread must go on, or no
+                # report would ever reach its callback again.
+                self._on_error(exc.args[0])
+            with self._reports_lock:
+                batch, self._reports = self._reports, []
+            if batch:
+                loop.call_soon_threadsafe(self._settle, batch)
+            if stopping:  # one last round after stop()'s flush, so no report is left behind
+                return
+
+    def _settle(self, batch: list[tuple[OnDelivery, KafkaError | None, Message]]) -> None:
+        for on_delivery, err, msg in batch:
+            self._release()
+            if err is None:
+                on_delivery(Delivered(partition=msg.partition() or 0, offset=msg.offset() or 0))
+            else:
+                on_delivery(self._error(err))
+
+    def _error(self, err: KafkaError) -> BridgeError:
+        if self._failure is not None:  # whatever librdkafka says of records it drops after it
+            return self._failure
+        if err.fatal() or err.code() == KafkaError._FATAL:
+            return self._fail(err)
+        if err.code() in _PERMANENT:
+            return RecordRefused(
+                f"Kafka refused the record: {err.str()}", too_large=err.code() in _TOO_LARGE
+            )
+        if err.code() == KafkaError._QUEUE_FULL:
+            return QueueFull("librdkafka's queue is full")
+        return DeliveryFailed(f"Kafka did not acknowledge the record: {err.str()}")
+
+    def _on_error(self, err: KafkaError) -> None:
+        # Runs in the poll thread. Transport errors are retried by librdkafka and surface as
+        # delivery failures after message.timeout.ms; only a fatal one ends the producer.
+        if err.fatal():
+            self._fail(err)
+        else:
+            log.warning("%s: kafka: %s", self._name, err.str())
+
+    def _fail(self, err: KafkaError) -> BridgeFailed:
+        """Mark the producer failed for good (once), and tell the owner on the event loop."""
+        with self._reports_lock:
+            if self._failure is not None:
+                return self._failure
+            failure = BridgeFailed(f"the Kafka producer failed and must be restarted: {err.str()}")
+            self._failure = failure
+        log.error("%s: fatal producer error: %s", self._name, err.str())
+        loop = self._loop
+        if self._on_fatal is not None and loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._on_fatal, failure)
+        return failure
+
+
+async def _acquire(slots: asyncio.Semaphore, deadline: float | None) -> None:
+    if deadline is None or not slots.locked():
+        # A free slot is taken without suspending; wait_for with no time left would refuse it.
+        await slots.acquire()
+        return
+    try:
+        await asyncio.wait_for(slots.acquire(), max(0.0, deadline - time.monotonic()))
+    except TimeoutError:
+        raise QueueFull("too many records in flight") from None
+
+
+def _topic_known(producer: Producer, topic: str) -> bool:
+    try:
+        metadata = producer.list_topics(topic, timeout=2.0)
+    except KafkaException:
+        return False
+    entry = metadata.topics.get(topic)
+    return entry is not None and entry.error is None
