@@ -4,7 +4,8 @@
 body, unchanged (envelope fields such as Stripe's ``previous_attributes`` and ``livemode``, Slack's
 ``authorizations`` or Clerk's ``event_attributes`` matter to consumers); ``ce_subject`` and the
 record key are the provider entity the event is about (else the event id); ``ce_time`` is the
-provider's event time, else the signed send time from the headers, else the receive time. Each
+provider's event time, else the send time the ingress verified (``hookgate-signed-at``), else the
+receive time. Each
 row of :data:`SPECS` is one provider:
 
 | provider | type | subject (first found) | time |
