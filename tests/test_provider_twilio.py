@@ -408,6 +408,29 @@ def test_without_a_usable_sid_and_status_the_id_is_the_digest_of_url_and_body(
     assert event_id_of(form) == body_digest_id(PUBLIC_URL.encode() + b"\n" + body)
 
 
+FORM_PAIRS = [("MessageSid", "SM1"), ("MessageStatus", "sent")]
+
+
+def id_with_token(token: str, form: Sequence[tuple[str, str]] = FORM_PAIRS) -> str:
+    body = urlencode(form).encode()
+    signature = library_signed(PUBLIC_URL, MultiDict(_grouped(form)))
+    headers = headers_for(signature, **{"i-twilio-idempotency-token": token})
+    return verifier().verify(headers, body, 0, SEEN_URL).event_id
+
+
+def test_twilios_idempotency_token_is_the_event_id_when_sent() -> None:
+    assert id_with_token("3f2c7a1e-idem") == "3f2c7a1e-idem"
+
+
+def test_the_idempotency_token_names_other_products_events_too() -> None:
+    assert id_with_token("tok-1", [("EventType", "onMessageAdded")]) == "tok-1"
+
+
+@pytest.mark.parametrize("token", ["", "has space", "x" * 257, "caf\u00e9"])
+def test_an_unusable_idempotency_token_falls_back_to_the_sid_and_status(token: str) -> None:
+    assert id_with_token(token) == "SM1:sent"
+
+
 def test_the_same_form_posted_to_another_url_is_another_event() -> None:
     form = [("Digits", "1234")]
     assert event_id_of(form) != event_id_of(form, PUBLIC_URL + "?step=2")
@@ -471,14 +494,14 @@ def test_send_signs_the_sample_form_so_that_the_library_and_the_verifier_accept_
     options = {} if public_url is None else {"public_url": public_url}
     source = configured(secrets=[TOKEN], **options)
     url = "http://127.0.0.1:8000/webhooks/tw"
-    out = source.provider.sign(source.settings, sample_payload("twilio"), "ignored", 0, url)
+    out = source.provider.sign(source.settings, sample_payload("twilio"), "idem-1", 0, url)
     assert out.headers["content-type"] == "application/x-www-form-urlencoded"
     params = dict(parse_qsl(out.body.decode(), keep_blank_values=True))
     assert RequestValidator(TOKEN).validate(
         public_url or url, params, out.headers["x-twilio-signature"]
     )
     result = source.verifier.verify(dict(out.headers), out.body, 0, out.url)
-    assert result.event_id == f"{MESSAGE_SID}:delivered"
+    assert result.event_id == "idem-1"  # sent as I-Twilio-Idempotency-Token, as Twilio does
 
 
 def test_send_signs_a_json_body_with_body_sha256_in_the_url() -> None:

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl
 from ingress.providers.base import Outgoing, Provider, option, require_keys
 from ingress.schemes.twilio import (
     BODY_HASH_PARAM,
+    IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
     TwilioVerifier,
     check_public_url,
@@ -47,7 +48,7 @@ def sign_delivery(
 ) -> Outgoing:
     """A form body is signed with its fields (the bundled sample is a message status callback);
     a JSON body (one starting with ``{`` or ``[``) gets ``bodySHA256`` in the URL instead.
-    ``event_id`` is not sent: Twilio's id is derived from the form by the ingress."""
+    ``event_id`` becomes ``I-Twilio-Idempotency-Token``, as Twilio sends one per request."""
     if not source.secrets:
         raise ValueError(f"source {source.name!r} has no auth token to sign with")
     token = source.secrets[0].reveal().encode()
@@ -62,7 +63,12 @@ def sign_delivery(
         pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
         signature = sign(token, signed_url(public_url, url), pairs)
         content_type = "application/x-www-form-urlencoded"
-    return Outgoing(url, {SIGNATURE_HEADER: signature, "content-type": content_type}, body)
+    headers = {
+        SIGNATURE_HEADER: signature,
+        IDEMPOTENCY_HEADER: event_id,
+        "content-type": content_type,
+    }
+    return Outgoing(url, headers, body)
 
 
 PROVIDER = Provider(

@@ -18,11 +18,16 @@ Shared-key signing (Twilio's Webhooks configuration API, public beta): an
 ``X-Twilio-Webhooks-Signature-Settings: key=..,algorithm=HMAC_SHA256`` header switches the hash to
 SHA-256 and the key to the shared key's secret, listed among the source's secrets.
 
-Event id (Twilio sends none): ``{sid}:{status}`` from the form, taking the first status field
-present of ``MessageStatus``, ``SmsStatus``, ``RecordingStatus``, ``CallStatus`` with its SID
-(``MessageSid``/``SmsSid``, ``RecordingSid``, ``CallSid``), plus ``:{SequenceNumber}`` when a call
-status callback carries one. Otherwise (JSON bodies, other products' forms) the SHA-256 of the
-signed URL and the body: a retry posts the same bytes to the same URL.
+Event id: Twilio's own ``I-Twilio-Idempotency-Token`` header, which Twilio sends with its
+webhook requests and keeps the same when it retries one (Twilio's webhooks documentation,
+connection overrides). Like GitHub's and Shopify's id headers it is not covered by the signature:
+a replayer who changes it defeats de-duplication, which is what relying on a sender's id means.
+Without the header (or with one that is not 1-256 printable ASCII characters), an id derived from
+the form: ``{sid}:{status}``, taking the first status field present of ``MessageStatus``,
+``SmsStatus``, ``RecordingStatus``, ``CallStatus`` with its SID (``MessageSid``/``SmsSid``,
+``RecordingSid``, ``CallSid``), plus ``:{SequenceNumber}`` when a call status callback carries
+one. Otherwise (JSON bodies, other products' forms) the SHA-256 of the signed URL and the body: a
+retry posts the same bytes to the same URL.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from ingress.schemes.parsing import EVENT_ID, strict_b64decode
 
 SIGNATURE_HEADER = "x-twilio-signature"
 SETTINGS_HEADER = "x-twilio-webhooks-signature-settings"
+IDEMPOTENCY_HEADER = "i-twilio-idempotency-token"
 BODY_HASH_PARAM = "bodySHA256"
 _ALGORITHMS = {"HMAC_SHA1": "sha1", "HMAC_SHA256": "sha256"}
 # Twilio's forms have a few dozen fields; a bound keeps an unverified body's parse and sort cheap.
@@ -150,8 +156,13 @@ def _query_value(url: str, name: str) -> str | None:
     return None
 
 
-def event_id(pairs: Sequence[tuple[str, str]] | None, url: str, body: bytes) -> str:
-    """``{sid}:{status}[:{SequenceNumber}]`` from a form, else the digest of URL and body."""
+def event_id(
+    pairs: Sequence[tuple[str, str]] | None, url: str, body: bytes, token: str | None = None
+) -> str:
+    """Twilio's idempotency ``token``; else ``{sid}:{status}[:{SequenceNumber}]`` from a form;
+    else the digest of URL and body."""
+    if token is not None and _EVENT_ID.fullmatch(token):
+        return token
     if pairs is not None:
         counts: dict[str, int] = {}
         for name, _ in pairs:
@@ -212,7 +223,8 @@ class TwilioVerifier:
             actual = hashlib.sha256(body).hexdigest().encode()
             if not hmac.compare_digest(actual, body_hash.encode("utf-8", "replace")):
                 raise SignatureMismatch(f"the body does not match the signed {BODY_HASH_PARAM}")
-        return Verified(event_id=event_id(pairs, target, body), key_index=key_index)
+        token = headers.get(IDEMPOTENCY_HEADER)
+        return Verified(event_id=event_id(pairs, target, body, token), key_index=key_index)
 
     def _match(self, signature: bytes, urls: Sequence[str], suffix: bytes, digest: str) -> int:
         for index, token in enumerate(self._tokens):
