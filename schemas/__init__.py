@@ -1,8 +1,9 @@
 """Contracts between the parts of Hookgate and its users.
 
 - :mod:`schemas.raw`: the raw-delivery record (ingress writes, worker reads).
-- :mod:`schemas.canonical`: the canonical CloudEvent (worker writes, downstream teams read);
-  ``json/canonical-event.schema.json`` is the published schema.
+- :mod:`schemas.canonical`: the canonical CloudEvent (worker writes, downstream teams read).
+- :mod:`schemas.published`: the published JSON Schemas in ``json/``, by identifier; how they may
+  change is ``README.md``, checked by :mod:`schemas.compat`.
 - :mod:`schemas.config`: the configuration file both processes read.
 
 ``ingress`` and ``streams`` never import each other; they meet here, as they meet in Kafka.

@@ -3,7 +3,10 @@
 This is the contract downstream teams read. On the wire:
 
 - headers: ``ce_specversion``, ``ce_id``, ``ce_source``, ``ce_type``, ``ce_time`` and, when known,
-  ``ce_subject``; ``content-type: application/json``; extension attributes as ``ce_{name}``.
+  ``ce_subject``; ``ce_dataschema`` when the data has a published schema;
+  ``content-type: application/json``; extension attributes as ``ce_{name}``.
+- ``type``: the installation's reverse-DNS prefix (``worker.type_prefix``, default
+  :data:`DEFAULT_TYPE_PREFIX`) + ``job.{status}`` or ``{provider}.{provider event type}``.
 - key: the ``partitionkey`` extension (the provider entity, else the event id), so every event of
   one job or entity lands on one partition, in order.
 - value: the event data as JSON, never empty: a null value would be a tombstone on a compacted
@@ -17,6 +20,7 @@ so consumers that must be exactly-once de-duplicate on it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,8 +30,14 @@ from schemas import jsoncodec
 
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"
+#: The namespace of every ``type`` unless an installation configures its own
+#: (``worker.type_prefix``): the reverse of the project's domain, ``hookgate.dev``, which also
+#: names the published schemas (``https://hookgate.dev/schemas/...``).
+DEFAULT_TYPE_PREFIX = "dev.hookgate."
+#: A configured type prefix: a reverse-DNS name of two or more labels, ending in a dot.
+TYPE_PREFIX = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.){2,}")
 _REQUIRED = ("specversion", "id", "source", "type")
-_OPTIONAL = ("time", "subject")
+_OPTIONAL = ("time", "subject", "dataschema")
 
 
 class CanonicalRecordError(Exception):
@@ -45,6 +55,9 @@ class CanonicalEvent:
     #: The provider's event time, RFC 3339 UTC.
     time: str | None = None
     subject: str | None = None
+    #: The ``$id`` of the published JSON Schema ``data`` follows, when there is one
+    #: (:mod:`schemas.published`).
+    dataschema: str | None = None
     #: Becomes the record key; the provider entity when known, else the event id.
     partitionkey: str = ""
     extensions: Mapping[str, str] = field(default_factory=dict)
@@ -69,6 +82,8 @@ class CanonicalEvent:
             out.append(("ce_time", self.time.encode()))
         if self.subject is not None:
             out.append(("ce_subject", self.subject.encode()))
+        if self.dataschema is not None:
+            out.append(("ce_dataschema", self.dataschema.encode()))
         out.extend((f"ce_{name}", value.encode()) for name, value in self.extensions.items())
         return out
 
@@ -88,6 +103,8 @@ class CanonicalEvent:
             doc["time"] = self.time
         if self.subject is not None:
             doc["subject"] = self.subject
+        if self.dataschema is not None:
+            doc["dataschema"] = self.dataschema
         return doc
 
 
@@ -137,6 +154,7 @@ def decode(
         data=data,
         time=attrs.get("time"),
         subject=attrs.get("subject"),
+        dataschema=attrs.get("dataschema"),
         partitionkey=key.decode() if key is not None else "",
         extensions={k: v for k, v in attrs.items() if k not in known},
     )

@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from schemas.canonical import DEFAULT_TYPE_PREFIX, TYPE_PREFIX
+
 #: Environment variables that override deployment values of the file, and the key each sets.
 ENV_OVERRIDES: Mapping[str, str] = {
     "KAFKA_BOOTSTRAP_SERVERS": "kafka.bootstrap_servers",
@@ -141,6 +143,8 @@ class WorkerSettings:
     web_port: int = 6066
     #: Canonical events sent but not yet acknowledged; the agent waits when it is reached.
     max_in_flight: int = 10_000
+    #: Reverse-DNS namespace before every canonical ``ce_type``: ``dev.hookgate.job.succeeded``.
+    type_prefix: str = DEFAULT_TYPE_PREFIX
 
 
 @dataclass(frozen=True)
@@ -306,7 +310,15 @@ def _worker(doc: dict[str, Any]) -> WorkerSettings:
     _only(
         doc,
         "worker",
-        {"app_id", "dedup_horizon_s", "data_dir", "store", "web_port", "max_in_flight"},
+        {
+            "app_id",
+            "dedup_horizon_s",
+            "data_dir",
+            "store",
+            "web_port",
+            "max_in_flight",
+            "type_prefix",
+        },
     )
     d = WorkerSettings()
     store = _str(doc.get("store", d.store), "worker.store")
@@ -326,7 +338,19 @@ def _worker(doc: dict[str, Any]) -> WorkerSettings:
         max_in_flight=_int(
             doc.get("max_in_flight", d.max_in_flight), "worker.max_in_flight", low=1, high=1_000_000
         ),
+        type_prefix=_type_prefix(doc.get("type_prefix", d.type_prefix)),
     )
+
+
+def _type_prefix(value: Any) -> str:
+    prefix = _str(value, "worker.type_prefix")
+    if not TYPE_PREFIX.fullmatch(prefix):
+        raise ConfigError(
+            "worker.type_prefix",
+            f"{prefix[:80]!r}: a reverse-DNS name of two or more lower-case labels ending in a "
+            "dot, e.g. com.example.webhooks.",
+        )
+    return prefix
 
 
 def _source(value: Any, key: str, reader: _SecretReader) -> SourceSettings:

@@ -81,6 +81,7 @@ def create_app(settings: Settings, *, metrics: WorkerMetrics | None = None) -> W
         canonical_topic=settings.topics.canonical.name,
         dead_letter_topic=settings.topics.dead_letter.name,
         dedup_horizon_s=worker.dedup_horizon_s,
+        type_prefix=worker.type_prefix,
         metrics=metrics,
         on_emit_failure=crash,
     )

@@ -73,6 +73,7 @@ class Pipeline:
         canonical_topic: str,
         dead_letter_topic: str,
         dedup_horizon_s: int,
+        type_prefix: str,
         metrics: WorkerMetrics,
         on_emit_failure: Callable[[BaseException], None],
     ) -> None:
@@ -81,6 +82,7 @@ class Pipeline:
         self._canonical_topic = canonical_topic
         self._dead_letter_topic = dead_letter_topic
         self._horizon_ms = dedup_horizon_s * 1000
+        self._type_prefix = type_prefix
         self._metrics = metrics
         self._on_emit_failure = on_emit_failure
         self._acks: dict[tuple[str, int], _InOrderAcks] = defaultdict(_InOrderAcks)
@@ -100,7 +102,7 @@ class Pipeline:
                 self._metrics.duplicates.labels(delivery.source).inc()
                 complete()
                 return
-            event = normalize(delivery)
+            event = normalize(delivery, self._type_prefix)
             # Encoded here, inside the try: an event that cannot be written is a dead letter.
             key, value, headers = event.key(), event.value(), event.headers()
             # Stored only once it can be emitted: a dead-lettered event, redriven after a fix,

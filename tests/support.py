@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jsonschema
 import yaml
 from confluent_kafka import Consumer, Message, TopicPartition
 from confluent_kafka.admin import AdminClient
@@ -27,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ingress.schemes.standard_webhooks import decode_secret, sign
-from schemas import config
+from schemas import config, jsoncodec, published
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 SECRET_BYTES = decode_secret(SECRET)
@@ -100,6 +101,8 @@ class Stack:
     delivery_timeout_ms: int = 3000
     #: More sources besides ``e2e`` (a standard-webhooks source signed with SECRET).
     extra_sources: list[dict[str, Any]] = field(default_factory=list)
+    #: ``worker.type_prefix``; None: the default.
+    type_prefix: str | None = None
     name: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:8]}")
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -121,6 +124,7 @@ class Stack:
                 "app_id": f"hookgate-{self.name}",
                 "data_dir": str(self.workdir / f"{self.name}-worker"),
                 "web_port": self.web_port,
+                **({"type_prefix": self.type_prefix} if self.type_prefix else {}),
             },
             "sources": [
                 {"name": "e2e", "provider": "standard-webhooks", "secrets": [SECRET]},
@@ -253,6 +257,28 @@ def read_all(bootstrap: str, topic: str, timeout: float = 10.0) -> list[Message]
         return records
     finally:
         consumer.close()
+
+
+def read_canonical(stack: Stack, timeout: float = 10.0) -> list[Message]:
+    """Every record of the stack's canonical topic, each checked against the contract first: the
+    type in the configured namespace, and a ``dataschema`` (required on job events) that is a
+    published schema file the data follows."""
+    records = read_all(stack.bootstrap, stack.settings.topics.canonical.name, timeout)
+    for record in records:
+        check_contract(record, stack.settings.worker.type_prefix)
+    return records
+
+
+def check_contract(record: Message, type_prefix: str) -> None:
+    headers = {name: value.decode() for name, value in record.headers() or []}
+    event_type = headers["ce_type"]
+    assert event_type.startswith(type_prefix), f"{event_type!r} is not in {type_prefix!r}"
+    dataschema = headers.get("ce_dataschema")
+    if event_type.startswith(f"{type_prefix}job."):
+        assert dataschema == published.JOB_EVENT_DATA, f"{event_type} without its dataschema"
+    if dataschema is not None:
+        assert published.path(dataschema).is_file()  # raises UnknownSchema for any other URI
+        jsonschema.validate(jsoncodec.loads(record.value()), published.load(dataschema))
 
 
 def canonical_ids(messages: list[Message]) -> list[str]:

@@ -6,11 +6,9 @@ reader: what it reads from our record is what a downstream team using the SDK se
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -18,20 +16,16 @@ import pytest
 from cloudevents.core.bindings.kafka import KafkaMessage, from_binary
 from cloudevents.core.formats.json import JSONFormat
 
-from schemas import canonical, jsoncodec
+from schemas import canonical, jsoncodec, published
 from schemas.canonical import CanonicalEvent, CanonicalRecordError, rfc3339, source_uri
 
-SCHEMA = json.loads(
-    (Path(canonical.__file__).parent / "json" / "canonical-event.schema.json").read_text(
-        encoding="utf-8"
-    )
-)
+SCHEMA = published.load(published.CANONICAL_EVENT)
 RFC3339_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
 EVENT = CanonicalEvent(
     id="msg_p5jXN8AQM9LWM0D4loKWxJek",
     source="/hookgate/demo",
-    type="standard-webhooks.invoice.paid",
+    type="dev.hookgate.standard-webhooks.invoice.paid",
     data={"id": "inv_7Hq2Xk9Lm", "amount": 2400, "note": "café ☕"},
     time="2026-11-27T10:00:00.000Z",
     subject="inv_7Hq2Xk9Lm",
@@ -69,7 +63,7 @@ def test_the_headers_are_the_binary_mode_attributes() -> None:
         ("ce_specversion", b"1.0"),
         ("ce_id", b"msg_p5jXN8AQM9LWM0D4loKWxJek"),
         ("ce_source", b"/hookgate/demo"),
-        ("ce_type", b"standard-webhooks.invoice.paid"),
+        ("ce_type", b"dev.hookgate.standard-webhooks.invoice.paid"),
         ("content-type", b"application/json"),
         ("ce_time", b"2026-11-27T10:00:00.000Z"),
         ("ce_subject", b"inv_7Hq2Xk9Lm"),
@@ -169,7 +163,7 @@ def test_the_cloudevents_sdk_reads_the_required_attributes() -> None:
     assert event.get_specversion() == "1.0"
     assert event.get_id() == EVENT.id
     assert event.get_source() == "/hookgate/demo"
-    assert event.get_type() == "standard-webhooks.invoice.paid"
+    assert event.get_type() == "dev.hookgate.standard-webhooks.invoice.paid"
 
 
 def test_the_cloudevents_sdk_reads_time_subject_and_content_type() -> None:
@@ -271,3 +265,25 @@ def test_jsoncodec_refuses_invalid_json() -> None:
 def test_jsoncodec_refuses_a_number_too_large_for_a_float() -> None:
     with pytest.raises(ValueError, match="1e400"):
         jsoncodec.loads(b'{"x": 1e400}')
+
+
+def test_a_data_schema_travels_as_ce_dataschema_and_the_sdk_reads_it() -> None:
+    event = replace(EVENT, dataschema=published.JOB_EVENT_DATA)
+    assert ("ce_dataschema", published.JOB_EVENT_DATA.encode()) in event.headers()
+    assert read_with_sdk(event).get_dataschema() == published.JOB_EVENT_DATA
+
+
+def test_a_data_schema_survives_decoding_and_the_structured_form() -> None:
+    event = replace(EVENT, dataschema=published.JOB_EVENT_DATA)
+    assert canonical.decode(event.key(), event.value(), event.headers()) == event
+    validate(event.to_structured())
+
+
+def test_without_a_data_schema_there_is_no_ce_dataschema_header() -> None:
+    assert "ce_dataschema" not in dict(EVENT.headers())
+
+
+def test_the_structured_schema_refuses_a_type_without_a_namespace() -> None:
+    bare = replace(EVENT, type="standard-webhooks.invoice.paid").to_structured()
+    with pytest.raises(jsonschema.ValidationError, match="does not match"):
+        validate(bare)

@@ -45,6 +45,7 @@ def full_document() -> dict[str, Any]:
             "store": "rocksdb://",
             "web_port": 6067,
             "max_in_flight": 500,
+            "type_prefix": "com.example.webhooks.",
         },
         "sources": [
             {
@@ -100,6 +101,7 @@ def test_a_full_example_sets_ingress_and_worker() -> None:
         store="rocksdb://",
         web_port=6067,
         max_in_flight=500,
+        type_prefix="com.example.webhooks.",
     )
 
 
@@ -277,6 +279,19 @@ def test_a_bad_topic_name_in_short_form_is_refused() -> None:
 def test_an_unknown_store_is_refused() -> None:
     error = config_error({"worker": {"store": "redis://"}})
     assert error.key == "worker.store"
+
+
+def test_the_default_type_prefix_is_the_projects_reverse_dns_name() -> None:
+    assert parse({}, env={}).worker.type_prefix == "dev.hookgate."
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    ["hookgate.", "com.example", "Com.Example.", ".com.example.", "com..example.", "com.-x.", ""],
+    ids=["one-label", "no-final-dot", "upper-case", "leading-dot", "empty-label", "dash", "empty"],
+)
+def test_a_type_prefix_that_is_not_a_reverse_dns_name_is_refused(prefix: str) -> None:
+    assert config_error({"worker": {"type_prefix": prefix}}).key == "worker.type_prefix"
 
 
 def test_a_section_that_is_not_a_mapping_is_refused() -> None:

@@ -14,7 +14,15 @@ from confluent_kafka import Producer
 
 from schemas import raw as raw_format
 from schemas.deadletter import Header as DeadLetterHeader
-from tests.support import SECRET, Stack, canonical_ids, read_all, running, wait_until
+from tests.support import (
+    SECRET,
+    Stack,
+    canonical_ids,
+    read_all,
+    read_canonical,
+    running,
+    wait_until,
+)
 
 pytestmark = pytest.mark.kafka
 
@@ -43,10 +51,7 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         warm = stack.post(envelope("warm.up", "w-0"), event_id="msg_warmup")
         assert warm.status_code == 200, warm.text
         wait_until(
-            lambda: (
-                "msg_warmup"
-                in canonical_ids(read_all(kafka_bootstrap, stack.settings.topics.canonical.name))
-            ),
+            lambda: "msg_warmup" in canonical_ids(read_canonical(stack)),
             90,
             "the warm-up event on the canonical topic",
         )
@@ -60,7 +65,7 @@ def envelope(event_type: str, entity: str, **data: object) -> bytes:
 
 
 def canonical(stack: Stack) -> list[object]:
-    return read_all(stack.bootstrap, stack.settings.topics.canonical.name)
+    return read_canonical(stack)
 
 
 def test_signed_deliveries_come_out_once_each_as_valid_cloudevents(stack: Stack) -> None:
@@ -86,7 +91,7 @@ def test_signed_deliveries_come_out_once_each_as_valid_cloudevents(stack: Stack)
         body = json.loads(sent[event["id"]])
         assert event["specversion"] == "1.0"
         assert event["source"] == "/hookgate/e2e"
-        assert event["type"] == "standard-webhooks.invoice.paid"
+        assert event["type"] == "dev.hookgate.standard-webhooks.invoice.paid"
         assert event["time"] == "2026-11-27T10:00:00.000Z"
         assert event["subject"] == body["data"]["id"]
         assert event["partitionkey"] == body["data"]["id"].encode()

@@ -20,13 +20,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from hookgate.topics import ensure
-from tests.support import Stack, read_all, running, wait_until
+from schemas import published
+from tests.support import Stack, read_canonical, running, wait_until
 
 pytestmark = pytest.mark.kafka
 
 STRIPE_SECRET = "whsec_stripe_e2e_0123456789abcdef"
 GITHUB_SECRET = "github e2e secret"
 REPLICATE_SECRET = "whsec_" + base64.b64encode(b"replicate e2e secret key 32 byte").decode()
+PREFIX = "com.example.hooks."
 FAL_KEY = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"fal e2e key").digest())
 FAL_PUBLIC = base64.urlsafe_b64encode(
     FAL_KEY.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
@@ -38,6 +40,7 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     stack = Stack(
         kafka_bootstrap,
         tmp_path_factory.mktemp("providers"),
+        type_prefix=PREFIX,  # an installation's own namespace
         extra_sources=[
             {"name": "stripe", "provider": "stripe", "secrets": [STRIPE_SECRET]},
             {"name": "github", "provider": "github", "secrets": [GITHUB_SECRET]},
@@ -53,7 +56,7 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 def canonical_event(stack: Stack, event_id: str) -> Any:
     def find() -> Any:
-        for record in read_all(stack.bootstrap, stack.settings.topics.canonical.name):
+        for record in read_canonical(stack):
             headers = dict(record.headers())
             if headers["ce_id"].decode() == event_id:
                 return from_binary(KafkaMessage(headers, record.key(), record.value()))
@@ -81,7 +84,7 @@ def test_a_stripe_event_signed_by_stripes_library_comes_out_canonical(stack: Sta
     assert response.status_code == 200, response.text
 
     event = canonical_event(stack, "evt_e2e_1")
-    assert event["type"] == "stripe.payment_intent.succeeded"
+    assert event["type"] == f"{PREFIX}stripe.payment_intent.succeeded"
     assert event["source"] == "/hookgate/stripe"
     assert event["subject"] == "pi_e2e_1"
     assert event["time"] == "2026-11-18T11:06:40.000Z"
@@ -112,7 +115,7 @@ def test_a_github_push_signed_as_github_does_comes_out_canonical(stack: Stack) -
     assert response.status_code == 200, response.text
 
     event = canonical_event(stack, "72d3162e-cc78-11e3-81ab-4c9367dc0958")
-    assert event["type"] == "github.push"
+    assert event["type"] == f"{PREFIX}github.push"
     assert event["subject"] == "hookgate/hookgate"
     assert event["partitionkey"] == b"hookgate/hookgate"
 
@@ -151,7 +154,8 @@ def test_a_replicate_prediction_signed_by_standard_webhooks_comes_out_as_a_job_e
     assert response.status_code == 200, response.text
 
     event = canonical_event(stack, "msg_replicate_e2e")
-    assert event["type"] == "job.succeeded"
+    assert event["type"] == f"{PREFIX}job.succeeded"
+    assert event["dataschema"] == published.JOB_EVENT_DATA
     assert event["subject"] == "pred_e2e_1"
     data = event.get_data()
     assert data["provider"] == "replicate"
@@ -188,7 +192,8 @@ def test_a_fal_result_signed_with_ed25519_comes_out_as_a_job_event_with_its_exac
     assert response.status_code == 200, response.text
 
     event = canonical_event(stack, "req_fal_e2e")
-    assert event["type"] == "job.succeeded"
+    assert event["type"] == f"{PREFIX}job.succeeded"
+    assert event["dataschema"] == published.JOB_EVENT_DATA
     assert event["subject"] == "req_fal_e2e"
     output = event.get_data()["outputs"][0]
     assert output["url"] == "https://v3.fal.media/files/e2e.png"

@@ -12,18 +12,15 @@ import jsonschema
 import pytest
 
 import hookgate
-from schemas import canonical
+from schemas import canonical, published
 from schemas.raw import RawDelivery
+from streams import normalizers
 from streams.errors import NormalizationFailed
-from streams.normalizers import fal, jobs, luma, normalize, openai, replicate
+from streams.normalizers import fal, jobs, luma, openai, replicate
 
-SCHEMAS = Path(canonical.__file__).parent / "json"
-CANONICAL_SCHEMA = jsonschema.Draft202012Validator(
-    json.loads((SCHEMAS / "canonical-event.schema.json").read_text(encoding="utf-8"))
-)
-JOB_SCHEMA = jsonschema.Draft202012Validator(
-    json.loads((SCHEMAS / "job-event-data.schema.json").read_text(encoding="utf-8"))
-)
+CANONICAL_SCHEMA = jsonschema.Draft202012Validator(published.load(published.CANONICAL_EVENT))
+JOB_SCHEMA = jsonschema.Draft202012Validator(published.load(published.JOB_EVENT_DATA))
+PREFIX = canonical.DEFAULT_TYPE_PREFIX
 RFC3339_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 SIGNED_AT = 1_795_000_000  # 2026-11-18T11:06:40Z
 SIGNED_TIME = "2026-11-18T11:06:40.000Z"
@@ -46,11 +43,16 @@ def delivery(provider: str, body: Any, *, signed_at: int | None = None) -> RawDe
     )
 
 
+def normalize(raw: RawDelivery) -> canonical.CanonicalEvent:
+    return normalizers.normalize(raw, PREFIX)
+
+
 def check_schemas(event: canonical.CanonicalEvent) -> None:
     CANONICAL_SCHEMA.validate(event.to_structured())
     assert event.time is not None
     assert RFC3339_MS.match(event.time)
-    if event.type.startswith("job."):
+    if event.type.startswith(f"{PREFIX}job."):
+        assert event.dataschema == published.JOB_EVENT_DATA
         JOB_SCHEMA.validate(event.data)
         for name in jobs.MOMENTS:
             if name in event.data["timings"]:
@@ -203,7 +205,7 @@ def test_each_provider_status_maps_to_its_canonical_job_type(
 ) -> None:
     event = normalize(delivery(provider, with_status(provider, provider_status)))
     assert (event.type, event.data["status"], event.data["provider_status"]) == (
-        f"job.{status}",
+        f"{PREFIX}job.{status}",
         status,
         provider_status,
     )
@@ -414,7 +416,7 @@ def test_a_string_payload_detail_is_the_message() -> None:
 def test_a_fal_payload_error_keeps_the_job_succeeded_with_that_error() -> None:
     event = normalize(delivery("fal", FAL_PAYLOAD_ERROR))
     assert (event.type, event.data["error"], event.data["outputs"]) == (
-        "job.succeeded",
+        f"{PREFIX}job.succeeded",
         {"message": "Response payload is not JSON serializable."},
         [],
     )
@@ -539,7 +541,7 @@ def test_openai_completed_at_is_the_event_created_at() -> None:
 def test_openai_events_that_are_not_jobs_pass_through(body: dict[str, Any], subject: str) -> None:
     event = normalize(delivery("openai", body))
     assert (event.type, event.subject, event.data, event.time) == (
-        f"openai.{body['type']}",
+        f"{PREFIX}openai.{body['type']}",
         subject,
         body,
         "2026-11-18T11:08:20.000Z",
@@ -700,5 +702,5 @@ def test_the_bundled_sample_normalizes_to_a_valid_job_event(provider: str) -> No
         pytest.skip(f"no bundled sample {sample.name} yet")
     event = normalize(delivery(provider, sample.read_bytes()))
     check_schemas(event)
-    assert event.type in jobs.TYPES or provider == "openai"  # OpenAI's may not be a job
+    assert event.type.removeprefix(PREFIX) in jobs.TYPES or provider == "openai"  # maybe no job
     assert canonical.decode(event.key(), event.value(), event.headers()) == event

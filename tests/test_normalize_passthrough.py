@@ -14,9 +14,10 @@ import hookgate
 from schemas import canonical
 from schemas.raw import RawDelivery
 from streams.errors import NormalizationFailed
-from streams.normalizers import NORMALIZERS, normalize
+from streams.normalizers import NORMALIZERS
 from tests.test_normalize_jobs import (
     MALFORMED,
+    PREFIX,
     RECEIVED_AT_MS,
     RECEIVED_TIME,
     SIGNED_AT,
@@ -24,6 +25,7 @@ from tests.test_normalize_jobs import (
     check_schemas,
     mutated,
     mutations,
+    normalize,
 )
 
 JSON = "application/json"
@@ -411,7 +413,7 @@ def test_every_pass_through_provider_has_a_case() -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 def test_the_type_is_the_provider_and_its_event_type(case: Case) -> None:
-    assert normalize(case.raw()).type == case.type
+    assert normalize(case.raw()).type == PREFIX + case.type
 
 
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
@@ -529,7 +531,7 @@ def test_a_github_delivery_without_the_event_header_fails() -> None:
 def test_a_github_action_that_is_not_a_name_is_not_appended(action: Any) -> None:
     body = {**GITHUB_ISSUES, "action": action}
     event = normalize(delivery("github", body, headers=(("x-github-event", "issues"),)))
-    assert event.type == "github.issues"
+    assert event.type == f"{PREFIX}github.issues"
 
 
 @pytest.mark.parametrize(
@@ -556,7 +558,7 @@ def test_a_github_form_delivery_is_read_from_its_payload_field() -> None:
     raw = delivery("github", form, headers=(("x-github-event", "issues"),), content_type=FORM)
     event = normalize(raw)
     assert (event.type, event.subject, event.data) == (
-        "github.issues.opened",
+        f"{PREFIX}github.issues.opened",
         "octocat/Hello-World",
         GITHUB_ISSUES,
     )
@@ -577,7 +579,7 @@ def test_a_slack_interaction_form_is_read_from_its_payload_field() -> None:
     )
     event = normalize(raw)
     assert (event.type, event.subject, event.time, event.data) == (
-        "slack.block_actions",
+        f"{PREFIX}slack.block_actions",
         "T9TK3CUKW",
         SIGNED_TIME,
         interaction,
@@ -598,7 +600,7 @@ def test_a_slack_url_verification_that_reaches_the_worker_is_a_plain_event() -> 
         "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
         "type": "url_verification",
     }
-    assert normalize(delivery("slack", body)).type == "slack.url_verification"
+    assert normalize(delivery("slack", body)).type == f"{PREFIX}slack.url_verification"
 
 
 def test_without_a_team_the_slack_subject_is_the_channel() -> None:
@@ -625,7 +627,7 @@ def test_a_shopify_body_without_an_id_has_the_shop_domain_as_subject() -> None:
     )
     body = {"shop_id": 954889, "shop_domain": "example.myshopify.com"}
     event = normalize(delivery("shopify", body, headers=headers))
-    assert (event.type, event.subject) == ("shopify.shop/redact", "example.myshopify.com")
+    assert (event.type, event.subject) == (f"{PREFIX}shopify.shop/redact", "example.myshopify.com")
 
 
 def test_a_shopify_delivery_without_the_topic_header_fails() -> None:
@@ -635,7 +637,7 @@ def test_a_shopify_delivery_without_the_topic_header_fails() -> None:
 
 def test_an_anthropic_body_without_data_type_uses_the_body_type() -> None:
     body = {"id": "wevt_1", "type": "session.created", "data": {"id": "sesn_1"}}
-    assert normalize(delivery("anthropic", body)).type == "anthropic.session.created"
+    assert normalize(delivery("anthropic", body)).type == f"{PREFIX}anthropic.session.created"
 
 
 def test_an_anthropic_event_without_data_type_fails() -> None:
@@ -698,7 +700,7 @@ def test_a_twilio_message_without_a_sid_has_the_event_id_as_key() -> None:
 def test_a_twilio_recording_callback_is_a_recording_event_not_a_call_event() -> None:
     body = {**TWILIO_RECORDING, "CallStatus": "completed"}
     assert normalize(delivery("twilio", body, content_type=FORM)).type == (
-        "twilio.recording.completed"
+        f"{PREFIX}twilio.recording.completed"
     )
 
 
@@ -711,13 +713,13 @@ def test_a_generic_json_body_that_is_not_an_object_is_received_as_is(
     provider: str, body: Any
 ) -> None:
     event = normalize(delivery(provider, body))
-    assert (event.type, event.subject, event.data) == (f"{provider}.received", None, body)
+    assert (event.type, event.subject, event.data) == (f"{PREFIX}{provider}.received", None, body)
     check_schemas(event)
 
 
 def test_a_generic_type_name_that_is_not_a_string_is_skipped() -> None:
     body = {"type": 7, "event": {"name": "signup"}, "event_type": "user.signup"}
-    assert normalize(delivery("api-key", body)).type == "api-key.user.signup"
+    assert normalize(delivery("api-key", body)).type == f"{PREFIX}api-key.user.signup"
 
 
 @pytest.mark.parametrize("kind", ["user signed up", "", "é.x"])
@@ -794,5 +796,5 @@ def test_the_bundled_sample_normalizes_to_a_valid_event(provider: str) -> None:
     )
     event = normalize(raw)
     check_schemas(event)
-    assert event.type.startswith(f"{provider}.")
+    assert event.type.startswith(f"{PREFIX}{provider}.")
     assert canonical.decode(event.key(), event.value(), event.headers()) == event

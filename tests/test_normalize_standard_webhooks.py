@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 
-from schemas import canonical
+from schemas import canonical, published
 from schemas.raw import RawDelivery
+from streams import normalizers
 from streams.errors import NormalizationFailed, UnknownProvider
-from streams.normalizers import normalize
 
-SCHEMA = json.loads(
-    (Path(canonical.__file__).parent / "json" / "canonical-event.schema.json").read_text(
-        encoding="utf-8"
-    )
-)
+SCHEMA = published.load(published.CANONICAL_EVENT)
+PREFIX = canonical.DEFAULT_TYPE_PREFIX
 SIGNED_AT = 1_795_000_000  # 2026-11-18T11:06:40Z
 RECEIVED_AT_MS = 1_795_000_003_456
+
+
+def normalize(raw: RawDelivery) -> canonical.CanonicalEvent:
+    return normalizers.normalize(raw, PREFIX)
 
 
 def delivery(body: Any, *, signed: bool = True) -> RawDelivery:
@@ -58,8 +58,17 @@ def test_the_source_is_the_configured_source_name() -> None:
     assert normalize(delivery(FULL)).source == "/hookgate/demo"
 
 
-def test_the_type_is_prefixed_with_the_provider() -> None:
-    assert normalize(delivery(FULL)).type == "standard-webhooks.invoice.paid"
+def test_the_type_is_the_provider_and_its_type_in_the_installations_namespace() -> None:
+    assert normalize(delivery(FULL)).type == "dev.hookgate.standard-webhooks.invoice.paid"
+
+
+def test_the_namespace_is_the_configured_prefix() -> None:
+    event = normalizers.normalize(delivery(FULL), "com.example.hooks.")
+    assert event.type == "com.example.hooks.standard-webhooks.invoice.paid"
+
+
+def test_pass_through_events_name_no_data_schema() -> None:
+    assert normalize(delivery(FULL)).dataschema is None
 
 
 def test_the_time_is_the_envelope_timestamp_in_rfc3339_utc() -> None:

@@ -94,6 +94,7 @@ def stage() -> Stage:
         canonical_topic=CANONICAL_TOPIC,
         dead_letter_topic=DLQ_TOPIC,
         dedup_horizon_s=HORIZON_S,
+        type_prefix="com.example.hooks.",
         metrics=metrics,
         on_emit_failure=failures.append,
     )
@@ -128,7 +129,7 @@ async def test_a_new_record_is_emitted_to_the_canonical_topic_as_a_cloudevent(st
     assert sent.topic == CANONICAL_TOPIC
     assert (event.id, event.type, event.partitionkey) == (
         "msg_1",
-        "standard-webhooks.invoice.paid",
+        "com.example.hooks.standard-webhooks.invoice.paid",  # the configured namespace
         "inv_1",
     )
 

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import base64
-import json
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 
-from schemas import raw
+from schemas import published, raw
 from schemas.raw import FORMAT_VERSION, Header, RawDelivery, RawRecordError
 
-SCHEMA = json.loads(
-    (Path(raw.__file__).parent / "json" / "raw-delivery.schema.json").read_text(encoding="utf-8")
-)
+SCHEMA = published.load(published.RAW_DELIVERY)
 
 DELIVERY = RawDelivery(
     source="demo",
@@ -222,3 +218,10 @@ def test_the_schema_refuses_a_header_the_format_does_not_define() -> None:
     document["headers"]["x-forwarded-for"] = "10.0.0.1"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.Draft202012Validator(SCHEMA).validate(document)
+
+
+def test_the_raw_format_is_the_major_version_of_its_published_schema() -> None:
+    assert SCHEMA["version"].split(".")[0] == FORMAT_VERSION
+    assert SCHEMA["properties"]["headers"]["properties"]["hookgate-format"] == {
+        "const": FORMAT_VERSION
+    }

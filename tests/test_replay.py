@@ -9,7 +9,7 @@ from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from hookgate.topics import ensure
-from tests.support import Stack, canonical_ids, read_all, running, wait_until
+from tests.support import Stack, canonical_ids, read_canonical, running, wait_until
 
 pytestmark = pytest.mark.kafka
 
@@ -25,7 +25,6 @@ def test_an_offset_reset_re_emits_every_event_once_more_and_still_drops_retries(
 ) -> None:
     stack = Stack(kafka_bootstrap, tmp_path_factory.mktemp("replay"))
     ensure(stack.settings, progress=lambda line: None)
-    canonical_topic = stack.settings.topics.canonical.name
     ids = [f"msg_replay_{i}" for i in range(5)]
     with running(stack, "ingress", "worker"):
         stack.wait_ingress_ready()
@@ -34,13 +33,13 @@ def test_an_offset_reset_re_emits_every_event_once_more_and_still_drops_retries(
         # A sender's retry: dropped the first time, and must stay dropped in the replay.
         assert stack.post(body(ids[0]), event_id=ids[0]).status_code == 200
         wait_until(
-            lambda: set(ids) <= set(canonical_ids(read_all(kafka_bootstrap, canonical_topic))),
+            lambda: set(ids) <= set(canonical_ids(read_canonical(stack))),
             90,
             "the first pass",
         )
         assert stack.stop("worker") == 0
 
-    assert sorted(canonical_ids(read_all(kafka_bootstrap, canonical_topic))) == sorted(ids)
+    assert sorted(canonical_ids(read_canonical(stack))) == sorted(ids)
 
     admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
     raw = stack.settings.topics.raw
@@ -52,7 +51,7 @@ def test_an_offset_reset_re_emits_every_event_once_more_and_still_drops_retries(
 
     with running(stack, "worker"):
         wait_until(
-            lambda: len(read_all(kafka_bootstrap, canonical_topic)) >= 2 * len(ids),
+            lambda: len(read_canonical(stack)) >= 2 * len(ids),
             90,
             "the replay to re-emit",
         )
@@ -62,7 +61,7 @@ def test_an_offset_reset_re_emits_every_event_once_more_and_still_drops_retries(
             30,
             "the replayed retry to be dropped",
         )
-    replayed = canonical_ids(read_all(kafka_bootstrap, canonical_topic))
+    replayed = canonical_ids(read_canonical(stack))
     assert sorted(replayed) == sorted(ids * 2)
 
 
@@ -71,13 +70,10 @@ def test_a_restarted_worker_still_drops_retries_of_events_emitted_before_the_res
 ) -> None:
     stack = Stack(kafka_bootstrap, tmp_path_factory.mktemp("restart"))
     ensure(stack.settings, progress=lambda line: None)
-    canonical_topic = stack.settings.topics.canonical.name
     with running(stack, "ingress", "worker"):
         stack.wait_ingress_ready()
         assert stack.post(body("job_1"), event_id="msg_before_restart").status_code == 200
-        wait_until(
-            lambda: canonical_ids(read_all(kafka_bootstrap, canonical_topic)), 90, "the first event"
-        )
+        wait_until(lambda: canonical_ids(read_canonical(stack)), 90, "the first event")
         assert stack.stop("worker") == 0
 
         # The de-duplication state comes back from the changelog, not from local memory.
@@ -90,4 +86,4 @@ def test_a_restarted_worker_still_drops_retries_of_events_emitted_before_the_res
             90,
             "the retry to be dropped by the restarted worker",
         )
-    assert canonical_ids(read_all(kafka_bootstrap, canonical_topic)) == ["msg_before_restart"]
+    assert canonical_ids(read_canonical(stack)) == ["msg_before_restart"]

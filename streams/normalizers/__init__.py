@@ -4,10 +4,15 @@ Each takes a :class:`schemas.raw.RawDelivery` and returns a
 :class:`schemas.canonical.CanonicalEvent` or raises :class:`streams.errors.NormalizationFailed`.
 No I/O, no clock: the same record always gives the same event, which is what makes replay
 reproduce its output.
+
+Normalizers name types without a namespace (``job.succeeded``, ``stripe.invoice.paid``);
+:func:`normalize` puts the installation's reverse-DNS prefix (``worker.type_prefix``) in front of
+every one of them, in this one place, so no normalizer needs the configuration.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 
 from schemas.canonical import CanonicalEvent
@@ -30,8 +35,11 @@ NORMALIZERS: Mapping[str, Normalizer] = {
 }
 
 
-def normalize(raw: RawDelivery) -> CanonicalEvent:
+def normalize(raw: RawDelivery, type_prefix: str) -> CanonicalEvent:
+    """The canonical event of ``raw``, its type in the ``type_prefix`` namespace
+    (``dev.hookgate.`` + ``job.succeeded``)."""
     normalizer = NORMALIZERS.get(raw.provider)
     if normalizer is None:
         raise UnknownProvider(f"no normalizer for provider {raw.provider!r}")
-    return normalizer(raw)
+    event = normalizer(raw)
+    return dataclasses.replace(event, type=type_prefix + event.type)

@@ -129,16 +129,24 @@ def received_time(raw: RawDelivery) -> str:
 
 
 def canonical_event(
-    raw: RawDelivery, *, type: str, data: Any, subject: str | None, time: str | None
+    raw: RawDelivery,
+    *,
+    type: str,
+    data: Any,
+    subject: str | None,
+    time: str | None,
+    dataschema: str | None = None,
 ) -> CanonicalEvent:
     """The canonical event of ``raw``: ``time`` falls back to the signed send time, then to the
-    receive time; the record key is the subject, else the event id."""
+    receive time; the record key is the subject, else the event id. ``type`` is without the
+    installation's prefix (:func:`streams.normalizers.normalize` adds it)."""
     return CanonicalEvent(
         id=raw.event_id,
         source=source_uri(raw.source),
         type=type,
         time=time or signed_time(raw) or received_time(raw),
         subject=subject,
+        dataschema=dataschema,
         data=data,
         partitionkey=subject or raw.event_id,
     )

@@ -1,9 +1,11 @@
 """Canonical job events: one vocabulary for every generative-media provider (fal, Replicate,
 OpenAI, Luma), so a consumer follows a job without knowing who ran it.
 
-``ce_type`` is ``job.{status}`` (no provider prefix: the provider is ``data.provider`` and the
-source); ``ce_subject`` and the record key are the provider's job id, so every event of one job is
-ordered on one partition.
+``ce_type`` is ``job.{status}`` in the installation's namespace (``dev.hookgate.job.succeeded``
+by default; no provider in it: the provider is ``data.provider`` and the source); ``ce_subject``
+and the record key are the provider's job id, so every event of one job is ordered on one
+partition; ``ce_dataschema`` names the data's published schema
+(:data:`schemas.published.JOB_EVENT_DATA`).
 
 | ``ce_type`` | meaning |
 |---|---|
@@ -16,7 +18,7 @@ ordered on one partition.
 Each provider module maps every status it documents onto this table; a status missing from its
 table fails normalization (the record goes to the dead-letter topic) instead of being guessed.
 
-``data`` (``schemas/json/job-event-data.schema.json``)::
+``data`` (``schemas/json/job-event-data.v1.schema.json``)::
 
     {"provider": "fal", "job_id": "...", "status": "succeeded", "provider_status": "OK",
      "outputs": [{"url": "...", "content_type"?: "image/png", "size"?: 1824075,
@@ -35,12 +37,13 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from schemas.canonical import CanonicalEvent
+from schemas.published import JOB_EVENT_DATA
 from schemas.raw import RawDelivery
 from streams.errors import NormalizationFailed
 from streams.normalizers.common import canonical_event, entity_id
 
 STATUSES: Final = ("started", "progressed", "succeeded", "failed", "canceled")
-#: The ``ce_type`` vocabulary of job events.
+#: The ``ce_type`` vocabulary of job events (before the installation's prefix).
 TYPES: Final = tuple(f"job.{status}" for status in STATUSES)
 #: Keys of ``timings`` that hold a moment (RFC 3339); every other key is a duration in seconds.
 MOMENTS: Final = ("created_at", "started_at", "completed_at")
@@ -81,7 +84,12 @@ def job_event(raw: RawDelivery, job: Job) -> CanonicalEvent:
     data["timings"] = job.timings
     data["payload"] = job.payload
     return canonical_event(
-        raw, type=f"job.{job.status}", data=data, subject=job.job_id, time=job.time
+        raw,
+        type=f"job.{job.status}",
+        data=data,
+        subject=job.job_id,
+        time=job.time,
+        dataschema=JOB_EVENT_DATA,
     )
 
 

@@ -1,6 +1,7 @@
 """Pass-through canonical events: each provider's own event, under a uniform envelope.
 
-``ce_type`` is ``{provider}.{the provider's event type}``; ``data`` is the provider's whole JSON
+``ce_type`` is ``{provider}.{the provider's event type}`` (in the installation's namespace, added by
+:func:`streams.normalizers.normalize`); ``data`` is the provider's whole JSON
 body, unchanged (envelope fields such as Stripe's ``previous_attributes`` and ``livemode``, Slack's
 ``authorizations`` or Clerk's ``event_attributes`` matter to consumers); ``ce_subject`` and the
 record key are the provider entity the event is about (else the event id); ``ce_time`` is the
