@@ -17,8 +17,8 @@ so additions are not. :func:`breaking_changes` compares the keywords the publish
   loosened is not; two schemas are compared.
 - ``minLength``, ``minimum``, ``minItems``, ... raised or added, ``max*`` lowered or added,
   ``pattern`` or ``format`` added or changed: breaking (a changed pattern cannot be proven wider).
-- ``items``, ``propertyNames``, ``not`` and ``oneOf``/``anyOf``/``allOf`` of the same length are
-  compared part by part; a different number of alternatives is breaking.
+- ``items``, ``propertyNames`` and ``oneOf``/``anyOf``/``allOf`` of the same length are compared
+  part by part; a different number of alternatives is breaking.
 - Annotations (``title``, ``description``, ``$comment``, ``examples``, ``default``,
   ``deprecated``, ``version``, ``$id``, ``$schema``) never are. Any other keyword that changed
   is reported as breaking: what the detector cannot prove compatible, it does not pass.
@@ -52,7 +52,8 @@ _ANNOTATIONS = frozenset(
 _LOWER_BOUNDS = ("minLength", "minimum", "exclusiveMinimum", "minItems", "minProperties")
 _UPPER_BOUNDS = ("maxLength", "maximum", "exclusiveMaximum", "maxItems", "maxProperties")
 _COMBINATIONS = ("oneOf", "anyOf", "allOf")
-_SUBSCHEMAS = ("items", "propertyNames", "not")
+#: Compared in the same direction. (``not`` is not: a wider ``not`` accepts less.)
+_SUBSCHEMAS = ("items", "propertyNames")
 _HANDLED = frozenset(
     {
         "type",

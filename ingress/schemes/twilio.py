@@ -19,8 +19,9 @@ Shared-key signing (Twilio's Webhooks configuration API, public beta): an
 SHA-256 and the key to the shared key's secret, listed among the source's secrets.
 
 Event id: Twilio's own ``I-Twilio-Idempotency-Token`` header, which Twilio sends with its
-webhook requests and keeps the same when it retries one (Twilio's webhooks documentation,
-connection overrides). Like GitHub's and Shopify's id headers it is not covered by the signature:
+webhook requests and keeps the same when it retries one (unconfirmed against Twilio's reference:
+this is how receivers in the wild de-duplicate Twilio; the fallbacks below stay for requests
+without it). Like GitHub's and Shopify's id headers it is not covered by the signature:
 a replayer who changes it defeats de-duplication, which is what relying on a sender's id means.
 Without the header (or with one that is not 1-256 printable ASCII characters), an id derived from
 the form: ``{sid}:{status}``, taking the first status field present of ``MessageStatus``,
