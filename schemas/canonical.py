@@ -14,7 +14,7 @@ This is the contract downstream teams read. On the wire:
 
 ``source`` + ``id`` identify an event: every delivery of one provider event has the same pair,
 so consumers that must be exactly-once de-duplicate on it.
-``schemas/json/canonical-event.schema.json`` describes the same event in structured form
+``schemas/json/canonical-event.v1.schema.json`` describes the same event in structured form
 (attributes plus ``data``) for validation.
 """
 

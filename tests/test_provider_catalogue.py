@@ -17,6 +17,7 @@ import pytest
 from hookgate.send import SendError, sample_payload
 from ingress.providers import _ALL, PROVIDERS, configure_sources
 from schemas import config
+from schemas.canonical import DEFAULT_TYPE_PREFIX
 from schemas.raw import RawDelivery
 from streams.normalizers import NORMALIZERS, normalize
 from streams.normalizers.passthrough import SPECS
@@ -110,4 +111,6 @@ def test_every_providers_sample_signed_as_hookgate_send_does_verifies_and_normal
             (h, headers[h]) for h in configured.verifier.kept_headers if h in headers
         ),
     )
-    assert normalize(raw).id == verified.event_id
+    event = normalize(raw, DEFAULT_TYPE_PREFIX)
+    assert event.id == verified.event_id
+    assert event.type.startswith(DEFAULT_TYPE_PREFIX)

@@ -41,7 +41,7 @@ from ingress.providers.base import Outgoing
 from ingress.providers.openai import decode_openai_secret
 from ingress.schemes.standard_webhooks import decode_secret, sign
 from schemas import raw
-from schemas.canonical import rfc3339
+from schemas.canonical import DEFAULT_TYPE_PREFIX, rfc3339
 from schemas.config import ConfigError, SourceSettings, parse
 from streams.normalizers import normalize
 from tests.fakes import FakeProducer
@@ -159,7 +159,7 @@ async def test_a_svix_delivery_with_an_unsigned_webhook_timestamp_keeps_its_sign
     assert response.status_code == 200, response.text
     [record] = producer.produced
     delivery = raw.decode(record.key, record.value, record.headers)
-    assert normalize(delivery).time == rfc3339(NOW)
+    assert normalize(delivery, DEFAULT_TYPE_PREFIX).time == rfc3339(NOW)
 
 
 async def test_only_the_verified_header_family_is_kept_on_the_raw_record() -> None:

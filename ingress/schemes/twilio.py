@@ -162,7 +162,7 @@ def event_id(
 ) -> str:
     """Twilio's idempotency ``token``; else ``{sid}:{status}[:{SequenceNumber}]`` from a form;
     else the digest of URL and body."""
-    if token is not None and _EVENT_ID.fullmatch(token):
+    if token is not None and EVENT_ID.fullmatch(token):
         return token
     if pairs is not None:
         counts: dict[str, int] = {}
