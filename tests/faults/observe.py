@@ -1,0 +1,227 @@
+"""Watching the pipeline from outside, as its consumers and operators would.
+
+- :class:`OutputObserver` follows the canonical and dead-letter topics with ``read_committed``
+  while the run goes on (progress for the fault script, "is everything out yet").
+- :class:`CommitWatch` follows the worker group's committed offsets on the raw topic against the
+  topic's end offsets, through the admin API: the commit-stall detector's eyes.
+- :func:`read_outputs` reads both topics once more from the start, for the reconciliation.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    ConsumerGroupTopicPartitions,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient
+
+from tests.faults.pipeline import SOURCE
+
+CANONICAL_SOURCE = f"/hookgate/{SOURCE}"
+_KEY_PREFIX = f"{SOURCE}:".encode()
+
+
+def _quiet(config: dict[str, Any]) -> dict[str, Any]:
+    # The broker is stopped on purpose in some scenarios: no connection-refused log spam.
+    return {**config, "log_level": 0, "error_cb": lambda error: None}
+
+
+def _consumer(bootstrap: str) -> Consumer:
+    return Consumer(
+        _quiet(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": f"faults-reader-{uuid.uuid4().hex}",
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+            }
+        )
+    )
+
+
+@dataclass
+class Outputs:
+    #: (ce_source, ce_id) -> how many canonical records carry it.
+    canonical: Counter[tuple[str, str]] = field(default_factory=Counter)
+    #: event id -> dead letters of our source's records.
+    dead_letters: Counter[str] = field(default_factory=Counter)
+    #: Dead letters by ``hookgate-dlq-reason``.
+    dead_letter_reasons: Counter[str] = field(default_factory=Counter)
+
+    def add(self, message: Message, *, dead_letter: bool) -> None:
+        headers = {k: v for k, v in message.headers() or [] if isinstance(v, bytes)}
+        if dead_letter:
+            key = message.key()
+            if isinstance(key, bytes) and key.startswith(_KEY_PREFIX):
+                self.dead_letters[key[len(_KEY_PREFIX) :].decode(errors="replace")] += 1
+                reason = headers.get("hookgate-dlq-reason", b"?").decode(errors="replace")
+                self.dead_letter_reasons[reason] += 1
+            return
+        source = headers.get("ce_source", b"").decode(errors="replace")
+        event_id = headers.get("ce_id", b"").decode(errors="replace")
+        self.canonical[(source, event_id)] += 1
+
+    def ids_out(self) -> set[str]:
+        """Our source's event ids that came out, as a canonical event or a dead letter."""
+        ours = {event_id for source, event_id in self.canonical if source == CANONICAL_SOURCE}
+        return ours | set(self.dead_letters)
+
+
+class OutputObserver:
+    def __init__(self, bootstrap: str, canonical: str, dead_letter: str) -> None:
+        self._bootstrap = bootstrap
+        self._topics = (canonical, dead_letter)
+        self._outputs = Outputs()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._follow, name="observer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def ids_out(self) -> set[str]:
+        with self._lock:
+            return self._outputs.ids_out()
+
+    def _follow(self) -> None:
+        consumer = _consumer(self._bootstrap)
+        try:
+            assignment = []
+            for topic in self._topics:
+                metadata = consumer.list_topics(topic, timeout=30).topics[topic]
+                assignment += [
+                    TopicPartition(topic, p, OFFSET_BEGINNING) for p in metadata.partitions
+                ]
+            consumer.assign(assignment)
+            while not self._stop.is_set():
+                batch = consumer.consume(500, 0.2)
+                with self._lock:
+                    for message in batch:
+                        if message.error() is None:
+                            dead_letter = message.topic() == self._topics[1]
+                            self._outputs.add(message, dead_letter=dead_letter)
+        finally:
+            consumer.close()
+
+
+def read_outputs(bootstrap: str, canonical: str, dead_letter: str, timeout: float = 120) -> Outputs:
+    """Both topics from the start to their current end, ``read_committed``."""
+    outputs = Outputs()
+    consumer = _consumer(bootstrap)
+    try:
+        ends: dict[tuple[str, int], int] = {}
+        for topic in (canonical, dead_letter):
+            for p in consumer.list_topics(topic, timeout=30).topics[topic].partitions:
+                ends[(topic, p)] = consumer.get_watermark_offsets(
+                    TopicPartition(topic, p), timeout=30
+                )[1]
+        consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t, p in ends])
+        pending = {tp for tp, end in ends.items() if end > 0}
+        deadline = time.monotonic() + timeout
+        while pending and time.monotonic() < deadline:
+            for message in consumer.consume(1000, 0.5):
+                if message.error() is None:
+                    outputs.add(message, dead_letter=message.topic() == dead_letter)
+            # Positions, not the last record's offset: under read_committed a partition may
+            # end in a transaction marker, which the consumer skips without returning it.
+            positions = consumer.position([TopicPartition(t, p) for t, p in pending])
+            pending = {
+                (tp.topic, tp.partition)
+                for tp in positions
+                if tp.offset < ends[(tp.topic, tp.partition)]
+            }
+        if pending:
+            raise AssertionError(f"could not read {sorted(pending)} to the end in {timeout:g} s")
+        return outputs
+    finally:
+        consumer.close()
+
+
+@dataclass(frozen=True)
+class CommitSample:
+    at: float
+    #: Raw records not yet covered by the group's committed offsets (end - committed).
+    lag: int
+    #: Seconds since the committed offsets last moved.
+    standstill: float
+
+
+class CommitWatch:
+    """Samples the worker group's committed offsets on the raw topic against its end offsets."""
+
+    def __init__(
+        self, bootstrap: str, group: str, topic: str, partitions: int, every: float = 0.5
+    ) -> None:
+        self._bootstrap = bootstrap
+        self._group = group
+        self._topic = topic
+        self._partitions = partitions
+        self._every = every
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._watch, name="commit-watch", daemon=True)
+        self.latest: CommitSample | None = None
+        #: The longest time the committed offsets stood still while behind the end, in seconds.
+        self.max_standstill = 0.0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _watch(self) -> None:
+        admin = AdminClient(_quiet({"bootstrap.servers": self._bootstrap}))
+        ends_reader = _consumer(self._bootstrap)
+        partitions = [TopicPartition(self._topic, p) for p in range(self._partitions)]
+        last_committed: list[int] | None = None
+        moved_at = time.monotonic()
+        try:
+            while not self._stop.wait(self._every):
+                try:
+                    committed = self._committed(admin, partitions)
+                    ends = [
+                        ends_reader.get_watermark_offsets(tp, timeout=5, cached=False)[1]
+                        for tp in partitions
+                    ]
+                except (KafkaException, RuntimeError):
+                    continue  # broker down: no sample
+                now = time.monotonic()
+                if committed != last_committed:
+                    last_committed, moved_at = committed, now
+                lag = sum(end - max(c, 0) for end, c in zip(ends, committed, strict=True))
+                sample = CommitSample(now, lag, now - moved_at)
+                with self._lock:
+                    self.latest = sample
+                    # From the group's first commit on: before it, the wait is start-up.
+                    if lag > 0 and max(committed) >= 0:
+                        self.max_standstill = max(self.max_standstill, sample.standstill)
+        finally:
+            ends_reader.close()
+
+    def _committed(self, admin: AdminClient, partitions: list[TopicPartition]) -> list[int]:
+        request = ConsumerGroupTopicPartitions(self._group, partitions)
+        result = admin.list_consumer_group_offsets([request], request_timeout=5)
+        answer = result[self._group].result(timeout=10)
+        by_partition = {tp.partition: tp.offset for tp in answer.topic_partitions}
+        return [by_partition.get(tp.partition, -1) for tp in partitions]
+
+    def sample(self) -> CommitSample | None:
+        with self._lock:
+            return self.latest
