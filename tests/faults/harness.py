@@ -13,11 +13,13 @@ restarted and counted as an unplanned restart.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from tests.faults.observe import CommitWatch, OutputObserver, read_outputs
 from tests.faults.pipeline import Pipeline
 from tests.faults.reconcile import Result, reconcile
 from tests.faults.sender import Sender, plan
+from tests.support import free_ports
 
 
 class ScenarioError(Exception):
@@ -64,8 +67,10 @@ class Run:
         pipeline: Pipeline,
         broker: LocalKafka | None,
         progress: Progress,
+        halt: threading.Event,
     ) -> None:
         self.scenario = scenario
+        self.halt = halt
         self.knobs = knobs
         self.pipeline = pipeline
         self.broker = broker
@@ -79,9 +84,7 @@ class Run:
             pipeline.urls, deliveries, rate=knobs.rate, seed=knobs.seed, give_up_after=120
         )
         topics = pipeline.settings.topics
-        self.observer = OutputObserver(
-            pipeline.bootstrap, topics.canonical.name, topics.dead_letter.name
-        )
+        self.observer = OutputObserver(pipeline.bootstrap, topics.canonical, topics.dead_letter)
         self.commits = CommitWatch(
             pipeline.bootstrap, pipeline.group, topics.raw.name, topics.raw.partitions
         )
@@ -125,8 +128,15 @@ class Run:
             time.sleep(min(0.2, max(0.0, end - time.monotonic())))
 
     def tick(self) -> None:
-        if self.sender.error is not None:
-            raise ScenarioError(f"the sender failed: {self.sender.error!r}")
+        if self.halt.is_set():
+            raise ScenarioError(f"{self.scenario}: halted")
+        for part, error in (
+            ("sender", self.sender.error),
+            ("output observer", self.observer.error),
+            ("commit watch", self.commits.error),
+        ):
+            if error is not None:
+                raise ScenarioError(f"the {part} failed: {error!r}")
         for restarted in self.pipeline.supervise():
             self.result.unplanned_restarts += 1
             self.say(f"restarted {restarted}, which exited on its own")
@@ -285,14 +295,18 @@ def run_scenario(
     workdir: Path,
     broker: LocalKafka | None = None,
     progress: Progress = print,
+    halt: threading.Event | None = None,
 ) -> Result:
-    """Run ``scenario`` against the broker at ``bootstrap`` (``broker`` if it is to be faulted)."""
+    """Run ``scenario`` against the broker at ``bootstrap`` (``broker`` if it is to be faulted).
+
+    Setting ``halt`` (from another thread) ends the run early, with everything stopped.
+    """
     workers, script, needs_broker = SCENARIOS[scenario]
     if needs_broker and broker is None:
         raise ScenarioError(f"{scenario} stops the broker: give it one of its own (LocalKafka)")
     pipeline = Pipeline(bootstrap, workdir, guarantee=knobs.guarantee)
     pipeline.ensure_topics()
-    run = Run(scenario, knobs, pipeline, broker, progress)
+    run = Run(scenario, knobs, pipeline, broker, progress, halt or threading.Event())
     run.say(f"topics {pipeline.name}.*, logs in {workdir}")
     try:
         run.observer.start()
@@ -327,7 +341,7 @@ def run_scenario(
     if stats.refused:
         result.notes.append(f"refused, e.g.: {next(iter(stats.refused.values()))}")
     topics = pipeline.settings.topics
-    outputs = read_outputs(bootstrap, topics.canonical.name, topics.dead_letter.name)
+    outputs = read_outputs(bootstrap, topics.canonical, topics.dead_letter)
     reconcile(result, run.sent_ids, stats.accepted, outputs)
     result.max_commit_standstill_s = round(run.commits.max_standstill, 1)
     result.duration_s = round(time.monotonic() - run.started, 1)
@@ -370,3 +384,15 @@ def _settle(run: Run) -> None:
         except ScenarioError:
             return
     run.result.commit_catchup_s = round(time.monotonic() - out_at, 1)
+
+
+@contextlib.contextmanager
+def own_broker(home: Path, progress: Progress = print) -> Iterator[LocalKafka]:
+    """A broker for one run to stop and start at will; stopped on the way out."""
+    port, controller_port = free_ports(2)
+    broker = LocalKafka(home, port=port, controller_port=controller_port, progress=progress)
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()

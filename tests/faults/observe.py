@@ -26,6 +26,7 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient
 
+from schemas.config import TopicSpec
 from tests.faults.pipeline import SOURCE
 
 CANONICAL_SOURCE = f"/hookgate/{SOURCE}"
@@ -79,13 +80,16 @@ class Outputs:
 
 
 class OutputObserver:
-    def __init__(self, bootstrap: str, canonical: str, dead_letter: str) -> None:
+    def __init__(self, bootstrap: str, canonical: TopicSpec, dead_letter: TopicSpec) -> None:
         self._bootstrap = bootstrap
-        self._topics = (canonical, dead_letter)
+        self._canonical = canonical
+        self._dead_letter = dead_letter
         self._outputs = Outputs()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._follow, name="observer", daemon=True)
+        #: Why the observer stopped following, if it failed.
+        self.error: BaseException | None = None
 
     def start(self) -> None:
         self._thread.start()
@@ -99,44 +103,55 @@ class OutputObserver:
             return self._outputs.ids_out()
 
     def _follow(self) -> None:
-        consumer = _consumer(self._bootstrap)
         try:
-            assignment = []
-            for topic in self._topics:
-                metadata = consumer.list_topics(topic, timeout=30).topics[topic]
-                assignment += [
-                    TopicPartition(topic, p, OFFSET_BEGINNING) for p in metadata.partitions
-                ]
-            consumer.assign(assignment)
+            consumer = _consumer(self._bootstrap)
+        except BaseException as exc:
+            self.error = exc
+            return
+        try:
+            # Partitions from the config, not from metadata: a topic created a moment ago may
+            # not list its partitions yet.
+            consumer.assign(_beginnings(self._canonical, self._dead_letter))
             while not self._stop.is_set():
                 batch = consumer.consume(500, 0.2)
                 with self._lock:
                     for message in batch:
                         if message.error() is None:
-                            dead_letter = message.topic() == self._topics[1]
+                            dead_letter = message.topic() == self._dead_letter.name
                             self._outputs.add(message, dead_letter=dead_letter)
+        except BaseException as exc:
+            self.error = exc
         finally:
             consumer.close()
 
 
-def read_outputs(bootstrap: str, canonical: str, dead_letter: str, timeout: float = 120) -> Outputs:
+def _beginnings(*topics: TopicSpec) -> list[TopicPartition]:
+    return [
+        TopicPartition(topic.name, p, OFFSET_BEGINNING)
+        for topic in topics
+        for p in range(topic.partitions)
+    ]
+
+
+def read_outputs(
+    bootstrap: str, canonical: TopicSpec, dead_letter: TopicSpec, timeout: float = 120
+) -> Outputs:
     """Both topics from the start to their current end, ``read_committed``."""
     outputs = Outputs()
     consumer = _consumer(bootstrap)
     try:
-        ends: dict[tuple[str, int], int] = {}
-        for topic in (canonical, dead_letter):
-            for p in consumer.list_topics(topic, timeout=30).topics[topic].partitions:
-                ends[(topic, p)] = consumer.get_watermark_offsets(
-                    TopicPartition(topic, p), timeout=30
-                )[1]
-        consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t, p in ends])
+        assignment = _beginnings(canonical, dead_letter)
+        ends = {
+            (tp.topic, tp.partition): consumer.get_watermark_offsets(tp, timeout=30)[1]
+            for tp in assignment
+        }
+        consumer.assign(assignment)
         pending = {tp for tp, end in ends.items() if end > 0}
         deadline = time.monotonic() + timeout
         while pending and time.monotonic() < deadline:
             for message in consumer.consume(1000, 0.5):
                 if message.error() is None:
-                    outputs.add(message, dead_letter=message.topic() == dead_letter)
+                    outputs.add(message, dead_letter=message.topic() == dead_letter.name)
             # Positions, not the last record's offset: under read_committed a partition may
             # end in a transaction marker, which the consumer skips without returning it.
             positions = consumer.position([TopicPartition(t, p) for t, p in pending])
@@ -178,6 +193,8 @@ class CommitWatch:
         self.latest: CommitSample | None = None
         #: The longest time the committed offsets stood still while behind the end, in seconds.
         self.max_standstill = 0.0
+        #: Why the watch stopped sampling, if it failed.
+        self.error: BaseException | None = None
 
     def start(self) -> None:
         self._thread.start()
@@ -187,6 +204,12 @@ class CommitWatch:
         self._thread.join(10)
 
     def _watch(self) -> None:
+        try:
+            self._sample_until_stopped()
+        except BaseException as exc:
+            self.error = exc
+
+    def _sample_until_stopped(self) -> None:
         admin = AdminClient(_quiet({"bootstrap.servers": self._bootstrap}))
         ends_reader = _consumer(self._bootstrap)
         partitions = [TopicPartition(self._topic, p) for p in range(self._partitions)]
