@@ -15,7 +15,7 @@ from types import FrameType
 from hookgate.kafka_local import LocalKafka
 from tests.faults.harness import SCENARIOS, Knobs, ScenarioError, run_scenario
 from tests.faults.pipeline import GUARANTEES
-from tests.faults.reconcile import Expectation, Result
+from tests.faults.reconcile import Expectation, Result, markdown_table
 from tests.support import free_ports
 
 _EPILOG = """\
@@ -39,6 +39,10 @@ examples:
   python -m tests.faults --scenario all --deliveries 20000 --seed 7 --json soak.jsonl
   python -m tests.faults --scenario all --guarantee exactly_once   # once the worker has it
 """
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)  # progress, also when written to a file
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -139,7 +143,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.bootstrap is None or "broker-restart" in scenarios:
             port, controller_port = free_ports(2)
-            broker = LocalKafka(workdir / "kafka", port=port, controller_port=controller_port)
+            broker = LocalKafka(
+                workdir / "kafka", port=port, controller_port=controller_port, progress=_say
+            )
             broker.start()
         for scenario in scenarios:
             bootstrap = args.bootstrap or (broker.bootstrap if broker else "")
@@ -154,6 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     bootstrap=bootstrap,
                     workdir=workdir / f"{scenario}-{args.seed}",
                     broker=broker,
+                    progress=_say,
                 )
             except ScenarioError as exc:
                 print(f"[{scenario}] could not finish: {exc}", flush=True)
@@ -175,6 +182,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\nsummary:")
     for result in results:
         print(f"  {result.summary()}")
+    if results:
+        print(f"\n{markdown_table(results)}\n")
     for failure in failed:
         print(f"  FAILED {failure}")
     print(f"process logs and configs: {workdir}")

@@ -223,8 +223,8 @@ class CommitWatch:
                         ends_reader.get_watermark_offsets(tp, timeout=5, cached=False)[1]
                         for tp in partitions
                     ]
-                except (KafkaException, RuntimeError):
-                    continue  # broker down: no sample
+                except (KafkaException, RuntimeError, TimeoutError):
+                    continue  # broker down or slow: no sample
                 now = time.monotonic()
                 if committed != last_committed:
                     last_committed, moved_at = committed, now
@@ -241,7 +241,9 @@ class CommitWatch:
     def _committed(self, admin: AdminClient, partitions: list[TopicPartition]) -> list[int]:
         request = ConsumerGroupTopicPartitions(self._group, partitions)
         result = admin.list_consumer_group_offsets([request], request_timeout=5)
-        answer = result[self._group].result(timeout=10)
+        # No timeout of our own: librdkafka resolves the future within request_timeout, and an
+        # admin client must not be dropped while one of its futures is pending.
+        answer = result[self._group].result()
         by_partition = {tp.partition: tp.offset for tp in answer.topic_partitions}
         return [by_partition.get(tp.partition, -1) for tp in partitions]
 

@@ -6,7 +6,7 @@ Pure functions over what the sender and the observers saw, so they are unit-test
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from tests.faults.observe import CANONICAL_SOURCE, Outputs
@@ -52,6 +52,11 @@ class Result:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Result:
+        """Read back :meth:`as_dict`'s output (extra keys, e.g. from ``--json``, ignored)."""
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+
     def summary(self) -> str:
         catchup = "never" if self.commit_catchup_s is None else f"{self.commit_catchup_s:.1f} s"
         return (
@@ -65,6 +70,40 @@ class Result:
             f"{'YES' if self.commit_stall else 'no'} (caught up after {catchup}, longest "
             f"standstill {self.max_commit_standstill_s:.1f} s); {self.duration_s:.0f} s"
         )
+
+
+#: Columns of RELIABILITY.md's tables, as printed by :func:`markdown_table`.
+_COLUMNS = (
+    "scenario",
+    "sent / accepted (requests)",
+    "lost",
+    "duplicated (ids)",
+    "dead-lettered",
+    "commit stall (catch-up)",
+    "longest commit standstill",
+    "restarts: worker (+unplanned) / ingress / broker",
+    "duration",
+)
+
+
+def markdown_table(results: list[Result]) -> str:
+    lines = ["| " + " | ".join(_COLUMNS) + " |", "|" + "---|" * len(_COLUMNS)]
+    for r in results:
+        catchup = "never" if r.commit_catchup_s is None else f"{r.commit_catchup_s:.0f} s"
+        cells = (
+            r.scenario,
+            f"{r.sent} / {r.accepted} ({r.requests})",
+            str(r.lost),
+            f"{r.duplicated} ({r.duplicated_ids})",
+            str(r.dead_lettered),
+            f"{'**yes**' if r.commit_stall else 'no'} ({catchup})",
+            f"{r.max_commit_standstill_s:.0f} s",
+            f"{r.worker_restarts} (+{r.unplanned_restarts}) / {r.ingress_restarts} / "
+            f"{r.broker_restarts}",
+            f"{r.duration_s:.0f} s",
+        )
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def reconcile(result: Result, sent: set[str], accepted: set[str], outputs: Outputs) -> Result:
