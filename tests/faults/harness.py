@@ -49,9 +49,11 @@ class Knobs:
     stall_after_s: float = 20.0
     #: After a stall, keep watching this long to measure when (if) the commits catch up.
     stall_watch_s: float = 0.0
-    #: How long everything accepted may take to come out once the faults are over.
+    #: How long the output may stand still before the rest counts as lost.
     settle_timeout_s: float = 180.0
     progress_every_s: float = 5.0
+    #: A fault script waiting for progress gives up after this long without any.
+    stuck_after_s: float = 240.0
 
 
 Progress = Callable[[str], None]
@@ -89,6 +91,8 @@ class Run:
             pipeline.bootstrap, pipeline.group, topics.raw.name, topics.raw.partitions
         )
         self._last_progress = 0.0
+        #: (events out, when that count was first seen), for the settle phase.
+        self.last_out = (-1, time.monotonic())
 
     # -- what fault scripts wait for ----------------------------------------------------------
 
@@ -108,18 +112,44 @@ class Run:
             time.sleep(0.2)
 
     def until_accepted(self, fraction: float) -> None:
-        self.wait_for(
+        self._while_moving(
             f"{fraction:.0%} of deliveries accepted",
             lambda: self.accepted_fraction() >= fraction or self.sender.done,
-            timeout=self.knobs.deliveries / self.knobs.rate + 180,
         )
 
     def until_out(self, fraction: float) -> None:
-        self.wait_for(
+        self._while_moving(
             f"{fraction:.0%} of deliveries out of the worker",
             lambda: self.out_fraction() >= fraction,
-            timeout=self.knobs.deliveries / self.knobs.rate + 180,
         )
+
+    def until_sent(self) -> None:
+        self._while_moving("the end of sending", lambda: self.sender.done)
+
+    def _while_moving(self, what: str, condition: Callable[[], bool]) -> None:
+        """Wait for ``condition`` as long as deliveries are still being accepted or coming out.
+
+        Bounded by the lack of progress, not by a schedule: a loaded machine is slow, not stuck.
+        """
+        moved = [time.monotonic(), -1]
+
+        def done_or_stuck() -> bool:
+            if condition():
+                return True
+            now, mark = (
+                time.monotonic(),
+                len(self.sender.stats.accepted) + len(self.observer.ids_out()),
+            )
+            if mark != moved[1]:
+                moved[:] = [now, mark]
+            if now - moved[0] > self.knobs.stuck_after_s:
+                raise ScenarioError(
+                    f"{self.scenario}: no progress towards {what} in "
+                    f"{self.knobs.stuck_after_s:g} s ({self.status()})"
+                )
+            return False
+
+        self.wait_for(what, done_or_stuck, timeout=float("inf"))
 
     def pause(self, seconds: float) -> None:
         end = time.monotonic() + seconds
@@ -319,11 +349,7 @@ def run_scenario(
             pipeline.wait_ingress_ready(index)
         run.sender.start()
         script(run)
-        run.wait_for(
-            "end of sending",
-            lambda: run.sender.done,
-            timeout=knobs.deliveries / knobs.rate + 300,
-        )
+        run.until_sent()
         _settle(run)
     finally:
         run.sender.halt()
@@ -356,9 +382,11 @@ def _settle(run: Run) -> None:
     try:
         run.wait_for(
             "end of output (every accepted delivery out)",
-            lambda: accepted <= run.observer.ids_out(),
-            knobs.settle_timeout_s,
+            lambda: accepted <= run.observer.ids_out() or _stuck(run, knobs.settle_timeout_s),
+            float("inf"),
         )
+        if not accepted <= run.observer.ids_out():
+            raise ScenarioError(f"not everything out after {knobs.settle_timeout_s:g} s quiet")
     except ScenarioError as exc:
         # Reconciliation will count what is missing; the detector below still applies.
         run.result.notes.append(str(exc))
@@ -396,3 +424,11 @@ def own_broker(home: Path, progress: Progress = print) -> Iterator[LocalKafka]:
         yield broker
     finally:
         broker.stop()
+
+
+def _stuck(run: Run, quiet_s: float) -> bool:
+    """True once no new event came out for ``quiet_s`` seconds (tracked on the run)."""
+    count, now = len(run.observer.ids_out()), time.monotonic()
+    if count != run.last_out[0]:
+        run.last_out = (count, now)
+    return now - run.last_out[1] > quiet_s

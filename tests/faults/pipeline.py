@@ -194,7 +194,7 @@ class Pipeline:
             return "(no log)"
         return "\n".join(text.splitlines()[-lines:])
 
-    def wait_ingress_ready(self, index: int, timeout: float = 60) -> None:
+    def wait_ingress_ready(self, index: int, timeout: float = 180) -> None:
         name = f"ingress-{index}"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
