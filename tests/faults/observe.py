@@ -3,7 +3,7 @@
 - :class:`OutputObserver` follows the canonical and dead-letter topics with ``read_committed``
   while the run goes on (progress for the fault script, "is everything out yet").
 - :class:`CommitWatch` follows the worker group's committed offsets on the raw topic against the
-  topic's end offsets, through the admin API: the commit-stall detector's eyes.
+  topic's end offsets (OffsetFetch, without joining the group): the commit-stall detector's eyes.
 - :func:`read_outputs` reads both topics once more from the start, for the reconciliation.
 """
 
@@ -19,12 +19,10 @@ from typing import Any
 from confluent_kafka import (
     OFFSET_BEGINNING,
     Consumer,
-    ConsumerGroupTopicPartitions,
     KafkaException,
     Message,
     TopicPartition,
 )
-from confluent_kafka.admin import AdminClient
 
 from schemas.config import TopicSpec
 from tests.faults.pipeline import SOURCE
@@ -210,7 +208,19 @@ class CommitWatch:
             self.error = exc
 
     def _sample_until_stopped(self) -> None:
-        admin = AdminClient(_quiet({"bootstrap.servers": self._bootstrap}))
+        # The group's committed offsets through a consumer of that group that never joins it
+        # (an OffsetFetch, as the admin API's list_consumer_group_offsets sends): the admin
+        # client of librdkafka 2.16 aborted the process (rd_kafka_enq_once_del_source_return
+        # assertion) while the broker restarted under it.
+        offsets_reader = Consumer(
+            _quiet(
+                {
+                    "bootstrap.servers": self._bootstrap,
+                    "group.id": self._group,
+                    "enable.auto.commit": False,
+                }
+            )
+        )
         ends_reader = _consumer(self._bootstrap)
         partitions = [TopicPartition(self._topic, p) for p in range(self._partitions)]
         last_committed: list[int] | None = None
@@ -218,7 +228,9 @@ class CommitWatch:
         try:
             while not self._stop.wait(self._every):
                 try:
-                    committed = self._committed(admin, partitions)
+                    committed = [
+                        tp.offset for tp in offsets_reader.committed(partitions, timeout=5)
+                    ]
                     ends = [
                         ends_reader.get_watermark_offsets(tp, timeout=5, cached=False)[1]
                         for tp in partitions
@@ -237,15 +249,7 @@ class CommitWatch:
                         self.max_standstill = max(self.max_standstill, sample.standstill)
         finally:
             ends_reader.close()
-
-    def _committed(self, admin: AdminClient, partitions: list[TopicPartition]) -> list[int]:
-        request = ConsumerGroupTopicPartitions(self._group, partitions)
-        result = admin.list_consumer_group_offsets([request], request_timeout=5)
-        # No timeout of our own: librdkafka resolves the future within request_timeout, and an
-        # admin client must not be dropped while one of its futures is pending.
-        answer = result[self._group].result()
-        by_partition = {tp.partition: tp.offset for tp in answer.topic_partitions}
-        return [by_partition.get(tp.partition, -1) for tp in partitions]
+            offsets_reader.close()
 
     def sample(self) -> CommitSample | None:
         with self._lock:
