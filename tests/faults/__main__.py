@@ -14,7 +14,7 @@ from types import FrameType
 
 from hookgate.kafka_local import LocalKafka
 from tests.faults.harness import SCENARIOS, Knobs, ScenarioError, run_scenario
-from tests.faults.pipeline import GUARANTEES
+from tests.faults.pipeline import GUARANTEES, PipelineError
 from tests.faults.reconcile import Expectation, Result, markdown_table
 from tests.support import free_ports
 
@@ -146,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             broker = LocalKafka(
                 workdir / "kafka", port=port, controller_port=controller_port, progress=_say
             )
-            broker.start()
+            broker.start(timeout=300)
         for scenario in scenarios:
             bootstrap = args.bootstrap or (broker.bootstrap if broker else "")
             if SCENARIOS[scenario][2]:
@@ -162,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     broker=broker,
                     progress=_say,
                 )
-            except ScenarioError as exc:
+            except (ScenarioError, PipelineError) as exc:
                 print(f"[{scenario}] could not finish: {exc}", flush=True)
                 failed.append(f"{scenario}: {exc}")
                 continue

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from hookgate.kafka_local import LocalKafka
+from hookgate.kafka_local import LocalKafka, LocalKafkaError
 from tests.faults.observe import CommitWatch, OutputObserver, read_outputs
 from tests.faults.pipeline import Pipeline
 from tests.faults.reconcile import Result, reconcile
@@ -217,7 +217,12 @@ class Run:
 
     def start_broker(self) -> None:
         assert self.broker is not None
-        self.broker.start()
+        try:
+            # Generous: after a SIGKILL the broker recovers its logs first, and a loaded
+            # machine has taken over 90 s for that.
+            self.broker.start(timeout=300)
+        except LocalKafkaError as exc:
+            raise ScenarioError(f"the broker did not come back: {exc}") from exc
         self.result.broker_restarts += 1
         self.say("broker back")
 
@@ -419,7 +424,7 @@ def own_broker(home: Path, progress: Progress = print) -> Iterator[LocalKafka]:
     """A broker for one run to stop and start at will; stopped on the way out."""
     port, controller_port = free_ports(2)
     broker = LocalKafka(home, port=port, controller_port=controller_port, progress=progress)
-    broker.start()
+    broker.start(timeout=300)
     try:
         yield broker
     finally:
