@@ -8,7 +8,9 @@ detector), stop everything, then read the canonical and dead-letter topics with
 
 Every wait is bounded, and whatever the run started is stopped on the way out, failure or not.
 While it waits the harness acts as an orchestrator: a wanted process that exited on its own is
-restarted and counted as an unplanned restart.
+restarted and counted as an unplanned restart, and workers that emit nothing for
+``liveness_s`` while accepted deliveries are missing are SIGKILLed and restarted, counted as a
+liveness restart (a stuck worker, which a liveness probe would catch).
 """
 
 from __future__ import annotations
@@ -54,6 +56,9 @@ class Knobs:
     progress_every_s: float = 5.0
     #: A fault script waiting for progress gives up after this long without any.
     stuck_after_s: float = 240.0
+    #: Liveness rule of the orchestrator: workers that emit nothing for this long while accepted
+    #: deliveries are still missing (and none of them just started) are SIGKILLed and restarted.
+    liveness_s: float = 150.0
 
 
 Progress = Callable[[str], None]
@@ -91,6 +96,9 @@ class Run:
             pipeline.bootstrap, pipeline.group, topics.raw.name, topics.raw.partitions
         )
         self._last_progress = 0.0
+        #: (events out, when that count was first seen), for the liveness rule.
+        self._out_seen = (-1, time.monotonic())
+        self._broker_back = 0.0
         #: (events out, when that count was first seen), for the settle phase.
         self.last_out = (-1, time.monotonic())
 
@@ -170,10 +178,32 @@ class Run:
         for restarted in self.pipeline.supervise():
             self.result.unplanned_restarts += 1
             self.say(f"restarted {restarted}, which exited on its own")
+        self._liveness()
         now = time.monotonic()
         if now - self._last_progress >= self.knobs.progress_every_s:
             self._last_progress = now
             self.say(self.status())
+
+    def _liveness(self) -> None:
+        now = time.monotonic()
+        out = len(self.observer.ids_out())
+        if out != self._out_seen[0]:
+            self._out_seen = (out, now)
+        workers = self.pipeline.running("worker")
+        quiet_since = max(self._out_seen[1], self.pipeline.last_worker_start, self._broker_back)
+        if not workers or now - quiet_since < self.knobs.liveness_s:
+            return
+        if len(self.sender.stats.accepted) <= out:
+            return
+        self.say(
+            f"LIVENESS: no event out for {now - quiet_since:.0f} s with accepted deliveries "
+            f"missing; SIGKILL and restart {', '.join(workers)}"
+        )
+        for name in workers:
+            self.pipeline.kill(name)
+        for name in workers:
+            self.pipeline.start(name)
+        self.result.liveness_restarts += 1
 
     def status(self) -> str:
         stats = self.sender.stats
@@ -224,6 +254,7 @@ class Run:
         except LocalKafkaError as exc:
             raise ScenarioError(f"the broker did not come back: {exc}") from exc
         self.result.broker_restarts += 1
+        self._broker_back = time.monotonic()
         self.say("broker back")
 
 
@@ -290,6 +321,7 @@ def broker_restart(run: Run) -> None:
     """The broker stopped under load and started again: SIGTERM, then SIGKILL, alternately."""
     for k, point in enumerate(_fractions(run.knobs.faults)):
         run.until_accepted(point)
+        run.until_out(point / 2)  # the worker is at work too, not still joining its group
         run.kill_broker(signal.SIGTERM if k % 2 == 0 else signal.SIGKILL)
         run.pause(run.rng.uniform(1, 4))
         run.start_broker()

@@ -53,6 +53,8 @@ class Pipeline:
     unplanned_exits: dict[str, int] = field(default_factory=dict)
     #: Names of processes that are meant to be running.
     wanted: set[str] = field(default_factory=set)
+    #: When a worker was last started (monotonic clock).
+    last_worker_start: float = 0.0
 
     def __post_init__(self) -> None:
         if self.guarantee is not None and self.guarantee not in GUARANTEES:
@@ -137,6 +139,8 @@ class Pipeline:
                 env=env,
             )
         self.wanted.add(name)
+        if role == "worker":
+            self.last_worker_start = time.monotonic()
 
     def kill(self, name: str, signum: signal.Signals = signal.SIGKILL, timeout: float = 30) -> int:
         """Send ``signum`` and wait for the exit (SIGKILL after ``timeout``); return the code."""

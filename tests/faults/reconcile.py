@@ -40,6 +40,8 @@ class Result:
     unplanned_restarts: int = 0
     ingress_restarts: int = 0
     broker_restarts: int = 0
+    #: Workers SIGKILLed and restarted because nothing came out for too long (stuck).
+    liveness_restarts: int = 0
     #: After everything accepted was out: the group's committed offsets lagged the raw topic's
     #: end for longer than the threshold.
     commit_stall: bool = False
@@ -66,7 +68,8 @@ class Result:
             f"dead-lettered {self.dead_lettered}, out-not-accepted {self.out_not_accepted}, "
             f"given up {self.given_up}, refused {self.refused}; restarts: worker "
             f"{self.worker_restarts} (+{self.unplanned_restarts} unplanned), ingress "
-            f"{self.ingress_restarts}, broker {self.broker_restarts}; commit stall "
+            f"{self.ingress_restarts}, broker {self.broker_restarts}, liveness "
+            f"{self.liveness_restarts}; commit stall "
             f"{'YES' if self.commit_stall else 'no'} (caught up after {catchup}, longest "
             f"standstill {self.max_commit_standstill_s:.1f} s); {self.duration_s:.0f} s"
         )
@@ -81,7 +84,7 @@ _COLUMNS = (
     "dead-lettered",
     "commit stall (catch-up)",
     "longest commit standstill",
-    "restarts: worker (+unplanned) / ingress / broker",
+    "restarts: worker (+unplanned) / ingress / broker / liveness",
     "duration",
 )
 
@@ -99,7 +102,7 @@ def markdown_table(results: list[Result]) -> str:
             f"{'**yes**' if r.commit_stall else 'no'} ({catchup})",
             f"{r.max_commit_standstill_s:.0f} s",
             f"{r.worker_restarts} (+{r.unplanned_restarts}) / {r.ingress_restarts} / "
-            f"{r.broker_restarts}",
+            f"{r.broker_restarts} / {r.liveness_restarts}",
             f"{r.duration_s:.0f} s",
         )
         lines.append("| " + " | ".join(cells) + " |")
@@ -134,7 +137,8 @@ class Expectation:
 
     #: 0 duplicated canonical records (the worker runs exactly-once for read_committed readers).
     no_duplicates: bool
-    #: Committed offsets catch up within the threshold once everything is out.
+    #: Committed offsets catch up within the threshold once everything is out, and no worker
+    #: gets stuck (needs a liveness restart).
     no_commit_stall: bool
 
     @classmethod
@@ -158,4 +162,6 @@ class Expectation:
             found.append(f"{result.duplicated} duplicated canonical records")
         if self.no_commit_stall and result.commit_stall:
             found.append("committed offsets stalled after everything was out")
+        if self.no_commit_stall and result.liveness_restarts:
+            found.append(f"workers stuck, restarted {result.liveness_restarts} times")
         return found
