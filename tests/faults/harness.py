@@ -439,7 +439,7 @@ def _settle(run: Run) -> None:
         run.result.commit_stall = True
         sample = run.commits.sample()
         run.say(
-            f"COMMIT STALL: everything is out but committed offsets lag by "
+            f"COMMIT STALL: the output settled but committed offsets lag by "
             f"{sample.lag if sample else '?'} records after {knobs.stall_after_s:g} s"
         )
         if knobs.stall_watch_s <= 0:
