@@ -88,7 +88,7 @@ class Run:
         deliveries = plan(knobs.deliveries, knobs.seed)
         self.sent_ids = {d.event_id for d in deliveries}
         self.sender = Sender(
-            pipeline.urls, deliveries, rate=knobs.rate, seed=knobs.seed, give_up_after=120
+            pipeline.urls, deliveries, rate=knobs.rate, seed=knobs.seed, give_up_after=600
         )
         topics = pipeline.settings.topics
         self.observer = OutputObserver(pipeline.bootstrap, topics.canonical, topics.dead_letter)
