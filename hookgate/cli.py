@@ -71,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--payload", type=Path, help="body to send (default: a bundled sample)")
     send.add_argument("--id", dest="event_id", help="event id (default: a new random one)")
     send.add_argument(
+        "--signing-key",
+        help="the sender's private key, for providers that sign with one (fal: base64 of a "
+        "32-byte Ed25519 seed); default with the bundled development config: its dev key",
+    )
+    send.add_argument(
         "--times",
         type=int,
         default=1,
@@ -200,15 +205,25 @@ def _kafka(action: str) -> int:
 
 
 def _send(args: argparse.Namespace) -> int:
-    from hookgate.send import SendError, send
+    from hookgate.send import SendError, dev_signing_key, send
 
-    settings, _ = _settings(args, dev_default=True)
+    settings, path = _settings(args, dev_default=True)
+    signing_key = args.signing_key
+    if signing_key is None and path == _dev_config_path():
+        signing_key = dev_signing_key(args.source)
     body = args.payload.read_bytes() if args.payload else None
     event_id = args.event_id
     failures = 0
     for _ in range(max(1, args.times)):
         try:
-            result = send(settings, args.source, url=args.url, body=body, event_id=event_id)
+            result = send(
+                settings,
+                args.source,
+                url=args.url,
+                body=body,
+                event_id=event_id,
+                signing_key=signing_key,
+            )
         except SendError as exc:
             print(f"hookgate send: {exc}", file=sys.stderr)
             return 1

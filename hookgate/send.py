@@ -10,6 +10,8 @@ import urllib.request
 from dataclasses import dataclass
 from importlib import resources
 
+import yaml
+
 from ingress.providers import PROVIDERS
 from schemas.config import Settings
 
@@ -45,6 +47,17 @@ def sample_payload(provider: str) -> bytes:
     raise SendError(f"no bundled sample payload for provider {provider!r}")
 
 
+def dev_signing_key(source_name: str) -> str | None:
+    """The private key that plays ``source_name`` of the bundled development config, if any.
+
+    Sender-side material, so it lives beside the development config, not in it: the ingress
+    never reads it."""
+    text = resources.files("hookgate.samples").joinpath("dev-signing-keys.yaml").read_text()
+    keys = yaml.safe_load(text) or {}
+    value = keys.get(source_name)
+    return value if isinstance(value, str) else None
+
+
 def send(
     settings: Settings,
     source_name: str,
@@ -52,22 +65,37 @@ def send(
     url: str | None = None,
     body: bytes | None = None,
     event_id: str | None = None,
+    signing_key: str | None = None,
     timeout: float = 15.0,
 ) -> SendResult:
+    """Sign like the source's sender and POST. Providers that sign with a private key only the
+    sender holds (fal) need ``signing_key``; the others sign with the source's first secret."""
     source = settings.sources.get(source_name)
     if source is None:
         known = ", ".join(sorted(settings.sources)) or "none"
         raise SendError(f"no source named {source_name!r} in {settings.origin} (known: {known})")
     provider = PROVIDERS.get(source.provider)
-    if provider is None or provider.sign is None:
+    if provider is None:
         raise SendError(f"provider {source.provider!r} cannot be played locally")
     body = body if body is not None else sample_payload(source.provider)
     event_id = event_id or f"msg_{random_tokens.token_urlsafe(12)}"
     url = url or f"{settings.ingress.local_url}/webhooks/{source_name}"
+    now = int(time.time())
     try:
-        outgoing = provider.sign(source, body, event_id, int(time.time()), url)
+        if provider.sign_with_key is not None:
+            if signing_key is None:
+                raise SendError(
+                    f"source {source_name!r} cannot sign like {source.provider}: the sender signs "
+                    "with its own private key. To play it locally, pass --signing-key (base64 of "
+                    "a 32-byte Ed25519 seed) and list its public key in the source's public_keys"
+                )
+            outgoing = provider.sign_with_key(source, body, event_id, now, url, signing_key)
+        elif provider.sign is not None:
+            outgoing = provider.sign(source, body, event_id, now, url)
+        else:
+            raise SendError(f"provider {source.provider!r} cannot be played locally")
     except ValueError as exc:
-        raise SendError(str(exc)) from None
+        raise SendError(f"source {source_name!r}: {exc}") from None
     request = urllib.request.Request(  # noqa: S310 - the URL is the ingress's, http(s) only
         outgoing.url, data=outgoing.body, headers=dict(outgoing.headers), method="POST"
     )

@@ -1,24 +1,77 @@
 """Hookgate's configuration: one YAML file, a few environment overrides, secrets by reference.
 
 The file is the contract between the operator and both processes (ingress and worker), so it lives
-here with the other contracts. It is loaded once per process into frozen dataclasses and passed
-down; nothing else reads the environment. Every error names the key and the reason, and a
-:class:`Secret` never shows its value in ``repr``, logs or errors.
+here with the other contracts. It is validated once per process into frozen pydantic models
+(unknown keys refused everywhere) and passed down; nothing else reads the environment. Every error
+is a :class:`ConfigError` that names the key as a path (``sources[0].secrets[1]``) and the reason,
+and a :class:`~schemas.secrets.Secret` never shows its value. The JSON Schema published in
+``schemas/json/config.schema.json`` is generated from these models (:func:`json_schema`).
 """
 
 from __future__ import annotations
 
-import copy
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Annotated, Any
 
 import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.canonical import DEFAULT_TYPE_PREFIX, TYPE_PREFIX
+from schemas.config_errors import ConfigError, config_error
+from schemas.secrets import SECRET_REF_SCHEMA, Secret, SecretContext, TextRef
+from schemas.sources import (
+    SOURCE_MODELS,
+    AnySource,
+    ApiKeySource,
+    BasicAuthSource,
+    FalSource,
+    GenericHmacSource,
+    LumaSource,
+    SignedSource,
+    SourceSettings,
+    TwilioSource,
+)
+from schemas.types import Between
+
+__all__ = [
+    "ENV_OVERRIDES",
+    "LOCAL_BOOTSTRAP",
+    "SOURCE_MODELS",
+    "ApiKeySource",
+    "BasicAuthSource",
+    "ConfigError",
+    "FalSource",
+    "GenericHmacSource",
+    "IngressSettings",
+    "KafkaSettings",
+    "LumaSource",
+    "Secret",
+    "Settings",
+    "SignedSource",
+    "SourceSettings",
+    "TopicSpec",
+    "TopicsSettings",
+    "TwilioSource",
+    "WorkerSettings",
+    "json_schema",
+    "load",
+    "parse",
+]
 
 #: Environment variables that override deployment values of the file, and the key each sets.
 ENV_OVERRIDES: Mapping[str, str] = {
@@ -30,60 +83,37 @@ ENV_OVERRIDES: Mapping[str, str] = {
     "HOOKGATE_WORKER_WEB_PORT": "worker.web_port",
 }
 
-_SOURCE_KEYS = frozenset(
-    {"name", "provider", "secrets", "public_keys", "tolerance", "max_body_bytes"}
-)
-_SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
-_TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
-
-
-class ConfigError(Exception):
-    """The configuration is invalid; the message names the key and the reason."""
-
-    def __init__(self, key: str, reason: str) -> None:
-        super().__init__(f"config: {key}: {reason}")
-        self.key = key
-        self.reason = reason
-
-
-class Secret:
-    """A secret value that never prints itself: ``repr`` and ``str`` are masked."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('**********')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-
 #: Where the local development broker (``hookgate kafka start``) listens.
 LOCAL_BOOTSTRAP = "127.0.0.1:9092"
 
+_TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+_STRICT = ConfigDict(extra="forbid", frozen=True)
 
-@dataclass(frozen=True)
-class KafkaSettings:
+NonEmpty = Annotated[str, Field(min_length=1)]
+Port = Annotated[int, Between(0, 65_535)]
+
+
+def _client_value(value: Any) -> Any:
+    # librdkafka takes every setting as text; YAML may give numbers and booleans.
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value) if isinstance(value, int | float) else value
+
+
+class KafkaSettings(BaseModel):
+    model_config = _STRICT
+
     #: Comma-separated ``host:port`` list; ``KAFKA_BOOTSTRAP_SERVERS`` overrides it. Unset means
     #: the local development broker, which ``hookgate dev`` starts.
-    bootstrap_servers: str | None = None
+    bootstrap_servers: NonEmpty | None = None
     #: How long the ingress waits for the broker's acknowledgement before answering 503.
-    delivery_timeout_ms: int = 5000
-    #: Extra librdkafka settings (security, SASL) for the ingress producer and the CLI's
-    #: clients. Values may be secret references; hidden from ``repr`` because they hold
-    #: passwords.
-    client: Mapping[str, str] = field(default_factory=dict, repr=False)
+    delivery_timeout_ms: Annotated[int, Between(100, 300_000)] = 5000
+    #: librdkafka settings (TLS, SASL, ...) for every Kafka client of every process; the worker's
+    #: Faust consumer and changelog producer get the security settings translated
+    #: (``schemas/kafka_clients.py``). Values may be secret references; hidden from ``repr``.
+    client: dict[str, Annotated[TextRef, BeforeValidator(_client_value)]] = Field(
+        default_factory=dict, repr=False
+    )
 
     @property
     def bootstrap(self) -> str:
@@ -94,33 +124,73 @@ class KafkaSettings:
         return self.bootstrap_servers is None
 
 
-@dataclass(frozen=True)
-class TopicSpec:
-    name: str
-    partitions: int = 3
-    replication_factor: int = 1
-    #: Broker topic configs, e.g. ``retention.ms``.
-    config: Mapping[str, str] = field(default_factory=dict)
+def _topic_name(value: str) -> str:
+    if not _TOPIC_NAME.match(value):
+        raise PydanticCustomError(
+            "config", "{name} is not a valid Kafka topic name", {"name": repr(value)}
+        )
+    return value
 
 
-@dataclass(frozen=True)
-class TopicsSettings:
-    raw: TopicSpec = TopicSpec("webhooks.raw", config={"retention.ms": str(7 * 86_400_000)})
-    canonical: TopicSpec = TopicSpec(
-        "webhooks.canonical", config={"retention.ms": str(7 * 86_400_000)}
-    )
-    dead_letter: TopicSpec = TopicSpec(
-        "webhooks.dlq", config={"retention.ms": str(30 * 86_400_000)}
-    )
+def _short_topic(value: Any) -> Any:
+    return {"name": value} if isinstance(value, str) else value
+
+
+class TopicSpec(BaseModel):
+    model_config = _STRICT
+
+    name: Annotated[
+        str, Field(json_schema_extra={"pattern": _TOPIC_NAME.pattern}), AfterValidator(_topic_name)
+    ]
+    partitions: Annotated[int, Between(1, 10_000)] = 3
+    replication_factor: Annotated[int, Between(1, 32)] = 1
+    #: Broker topic configs, e.g. ``retention.ms``; merged over the topic's defaults.
+    config: dict[str, Annotated[str, BeforeValidator(_client_value)]] = Field(default_factory=dict)
+
+
+def _defaults(name: str, retention_days: int) -> TopicSpec:
+    return TopicSpec(name=name, config={"retention.ms": str(retention_days * 86_400_000)})
+
+
+def _over(default: TopicSpec) -> Any:
+    """A topic given as a name or a mapping, over this topic's default name and configs."""
+
+    def fill(value: Any) -> Any:
+        value = _short_topic(value)
+        if not isinstance(value, dict):
+            return value
+        config = value.get("config", {})
+        if isinstance(config, dict):
+            config = {**default.config, **config}
+        return {"name": default.name, **value, "config": config}
+
+    return BeforeValidator(fill, json_schema_input_type=str | TopicSpec)
+
+
+_RAW = _defaults("webhooks.raw", 7)
+_CANONICAL = _defaults("webhooks.canonical", 7)
+_DEAD_LETTER = _defaults("webhooks.dlq", 30)
+
+
+class TopicsSettings(BaseModel):
+    model_config = _STRICT
+
+    #: Written by the ingress, read by the worker; its partitions bound the worker's scale.
+    raw: Annotated[TopicSpec, _over(_RAW)] = _RAW
+    #: The CloudEvents the worker emits.
+    canonical: Annotated[TopicSpec, _over(_CANONICAL)] = _CANONICAL
+    #: What the worker could not normalize, with the reason.
+    dead_letter: Annotated[TopicSpec, _over(_DEAD_LETTER)] = _DEAD_LETTER
 
     def all(self) -> tuple[TopicSpec, ...]:
         return (self.raw, self.canonical, self.dead_letter)
 
 
-@dataclass(frozen=True)
-class IngressSettings:
-    host: str = "127.0.0.1"
-    port: int = 8000
+class IngressSettings(BaseModel):
+    model_config = _STRICT
+
+    host: NonEmpty = "127.0.0.1"
+    port: Port = 8000
 
     @property
     def local_url(self) -> str:
@@ -129,58 +199,123 @@ class IngressSettings:
         return f"http://{'127.0.0.1' if wildcard else self.host}:{self.port}"
 
 
-@dataclass(frozen=True)
-class WorkerSettings:
+class WorkerSettings(BaseModel):
+    model_config = _STRICT
+
     #: Faust app id: the consumer group and the prefix of the changelog topics.
-    app_id: str = "hookgate"
+    app_id: NonEmpty = "hookgate"
     #: A second delivery of an event within this many seconds of the first is dropped.
-    dedup_horizon_s: int = 7 * 86_400
+    dedup_horizon_s: Annotated[int, Between(1, 365 * 86_400)] = 7 * 86_400
     #: Faust's data directory (table stores); one per worker process.
-    data_dir: str = ".hookgate/worker"
+    data_dir: NonEmpty = ".hookgate/worker"
     #: ``memory://`` rebuilds tables from the changelog at start; ``rocksdb://`` reads the delta.
-    store: str = "memory://"
+    store: NonEmpty = "memory://"
     #: Port of the worker's web server (``/metrics``).
-    web_port: int = 6066
+    web_port: Port = 6066
     #: Canonical events sent but not yet acknowledged; the agent waits when it is reached.
-    max_in_flight: int = 10_000
+    max_in_flight: Annotated[int, Between(1, 1_000_000)] = 10_000
     #: Reverse-DNS namespace before every canonical ``ce_type``: ``dev.hookgate.job.succeeded``.
-    type_prefix: str = DEFAULT_TYPE_PREFIX
+    type_prefix: Annotated[
+        str, Field(json_schema_extra={"pattern": f"^{TYPE_PREFIX.pattern}$"})
+    ] = DEFAULT_TYPE_PREFIX
+
+    @field_validator("type_prefix")
+    @classmethod
+    def _reverse_dns(cls, prefix: str) -> str:
+        if not TYPE_PREFIX.fullmatch(prefix):
+            raise PydanticCustomError(
+                "config",
+                "{prefix}: a reverse-DNS name of two or more lower-case labels ending in a dot, "
+                "e.g. com.example.webhooks.",
+                {"prefix": repr(prefix[:80])},
+            )
+        return prefix
+
+    @field_validator("store")
+    @classmethod
+    def _known_store(cls, store: str) -> str:
+        if store.split("://")[0] not in ("memory", "rocksdb"):
+            raise PydanticCustomError(
+                "config", "{store}: use memory:// or rocksdb://", {"store": repr(store)}
+            )
+        return store
 
 
-@dataclass(frozen=True)
-class SourceSettings:
-    #: Served at ``POST /webhooks/{name}``; also the first part of every record key.
-    name: str
-    #: Which provider adapter verifies it (``standard-webhooks``, ...).
-    provider: str
-    secrets: tuple[Secret, ...] = ()
-    public_keys: tuple[str, ...] = ()
-    #: Accepted clock difference in seconds; ``None`` means the provider's default.
-    tolerance: int | None = None
-    max_body_bytes: int = 1_048_576
-    #: Provider-specific settings (``public_url``, ``jwks_url``, ``header``, ...): every other
-    #: key of the source. The provider adapter validates them and rejects unknown ones.
-    #: Hidden from ``repr``: some are keys (fal's local ``signing_key``).
-    options: Mapping[str, Any] = field(default_factory=dict, repr=False)
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, title="Hookgate configuration")
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    topics: TopicsSettings = Field(default_factory=TopicsSettings)
+    ingress: IngressSettings = Field(default_factory=IngressSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    #: The webhook senders, each served at ``POST /webhooks/{name}``.
+    source_list: tuple[AnySource, ...] = Field(default=(), alias="sources")
+
+    _by_name: Mapping[str, SourceSettings] = PrivateAttr(default_factory=dict)
+    _origin: str = PrivateAttr(default="<defaults>")
+
+    def model_post_init(self, context: Any) -> None:
+        self._by_name = MappingProxyType({s.name: s for s in self.source_list})
+
+    @property
+    def sources(self) -> Mapping[str, SourceSettings]:
+        """The sources by name, in the file's order."""
+        return self._by_name
+
+    @property
+    def origin(self) -> str:
+        """Where the settings were read from, for messages."""
+        return self._origin
 
 
-@dataclass(frozen=True)
-class Settings:
-    kafka: KafkaSettings = KafkaSettings()
-    topics: TopicsSettings = TopicsSettings()
-    ingress: IngressSettings = IngressSettings()
-    worker: WorkerSettings = WorkerSettings()
-    sources: Mapping[str, SourceSettings] = field(default_factory=dict)
-    #: Where the settings were read from, for messages.
-    origin: str = "<defaults>"
+class EnvironmentOverrides(BaseSettings):
+    """The deployment values that environment variables override, read by pydantic-settings.
+
+    Kept as text: each is written into the document at the key it sets, so a bad value fails
+    there with that key (``ingress.port: must be an integer``).
+    """
+
+    model_config = SettingsConfigDict(
+        case_sensitive=True, env_ignore_empty=True, extra="ignore", frozen=True
+    )
+
+    kafka_bootstrap_servers: str | None = Field(
+        default=None, validation_alias="KAFKA_BOOTSTRAP_SERVERS"
+    )
+    ingress_host: str | None = Field(default=None, validation_alias="HOOKGATE_INGRESS_HOST")
+    ingress_port: str | None = Field(default=None, validation_alias="HOOKGATE_INGRESS_PORT")
+    worker_app_id: str | None = Field(default=None, validation_alias="HOOKGATE_WORKER_APP_ID")
+    worker_data_dir: str | None = Field(default=None, validation_alias="HOOKGATE_WORKER_DATA_DIR")
+    worker_web_port: str | None = Field(default=None, validation_alias="HOOKGATE_WORKER_WEB_PORT")
+    #: The configuration file.
+    config: str | None = Field(default=None, validation_alias="HOOKGATE_CONFIG")
+
+    @classmethod
+    def read(cls, env: Mapping[str, str] | None = None) -> EnvironmentOverrides:
+        """From the process environment, or from ``env`` alone when given (tests, tools)."""
+        if env is None:
+            return cls()
+        # Every field given explicitly, so the process environment is not consulted.
+        return cls.model_validate(
+            {
+                str(field.validation_alias): env.get(str(field.validation_alias)) or None
+                for field in cls.model_fields.values()
+            }
+        )
+
+    def overrides(self) -> dict[str, str]:
+        """Dotted key -> value, for the variables that are set."""
+        values = {
+            dotted: getattr(self, dotted.replace(".", "_")) for dotted in ENV_OVERRIDES.values()
+        }
+        return {dotted: value for dotted, value in values.items() if value}
 
 
 def load(
     path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
 ) -> Settings:
     """Read the file named by ``path`` or ``HOOKGATE_CONFIG``, then apply environment overrides."""
-    env = os.environ if env is None else env
-    path = path or env.get("HOOKGATE_CONFIG")
+    path = path or EnvironmentOverrides.read(env).config
     if path is None:
         raise ConfigError(
             "--config", "no configuration file given (use --config or HOOKGATE_CONFIG)"
@@ -204,257 +339,36 @@ def parse(
     base_dir: Path | None = None,
 ) -> Settings:
     """Build settings from an already-parsed document (the YAML's mapping)."""
-    env = os.environ if env is None else env
-    # A copy: environment overrides are written into it, never into the caller's document.
-    doc = copy.deepcopy(_mapping(document, "<root>"))
-    _only(doc, "<root>", {"kafka", "topics", "ingress", "worker", "sources"})
-    _apply_env_overrides(doc, env)
-    reader = _SecretReader(env, base_dir or Path.cwd())
-    sources = [
-        _source(item, f"sources[{i}]", reader)
-        for i, item in enumerate(_list(doc.get("sources", []), "sources"))
-    ]
-    by_name: dict[str, SourceSettings] = {}
-    for i, source in enumerate(sources):
-        if source.name in by_name:
+    if not isinstance(document, dict):
+        raise ConfigError("<root>", f"must be a mapping, not {type(document).__name__}")
+    # A shallow copy per section: overrides are written into it, never into the caller's document.
+    doc = dict(document)
+    for dotted, value in EnvironmentOverrides.read(env).overrides().items():
+        section, key = dotted.split(".")
+        target = doc.get(section, {})
+        if not isinstance(target, dict):
+            raise ConfigError(section, f"must be a mapping, not {type(target).__name__}")
+        doc[section] = {**target, key: value}
+    context = {"secrets": SecretContext(env, base_dir)}
+    try:
+        settings = Settings.model_validate(doc, context=context)
+    except ValidationError as exc:
+        raise config_error(exc, Settings, "sources") from None
+    seen: set[str] = set()
+    for i, source in enumerate(settings.source_list):
+        if source.name in seen:
             raise ConfigError(f"sources[{i}].name", f"duplicate source name {source.name!r}")
-        by_name[source.name] = source
-    return Settings(
-        kafka=_kafka(_mapping(doc.get("kafka", {}), "kafka"), reader),
-        topics=_topics(_mapping(doc.get("topics", {}), "topics")),
-        ingress=_ingress(_mapping(doc.get("ingress", {}), "ingress")),
-        worker=_worker(_mapping(doc.get("worker", {}), "worker")),
-        sources=by_name,
-        origin=origin,
-    )
+        seen.add(source.name)
+    settings._origin = origin
+    return settings
 
 
-def _apply_env_overrides(doc: dict[str, Any], env: Mapping[str, str]) -> None:
-    for variable, dotted in ENV_OVERRIDES.items():
-        value = env.get(variable)
-        if value:
-            section, key = dotted.split(".")
-            target = doc.setdefault(section, {})
-            if not isinstance(target, dict):
-                raise ConfigError(section, "must be a mapping")
-            target[key] = value
-
-
-def _kafka(doc: dict[str, Any], reader: _SecretReader) -> KafkaSettings:
-    _only(doc, "kafka", {"bootstrap_servers", "delivery_timeout_ms", "client"})
-    defaults = KafkaSettings()
-    client = _mapping(doc.get("client", {}), "kafka.client")
-    return KafkaSettings(
-        bootstrap_servers=None
-        if doc.get("bootstrap_servers") is None
-        else _str(doc["bootstrap_servers"], "kafka.bootstrap_servers"),
-        delivery_timeout_ms=_int(
-            doc.get("delivery_timeout_ms", defaults.delivery_timeout_ms),
-            "kafka.delivery_timeout_ms",
-            low=100,
-            high=300_000,
-        ),
-        client={
-            str(k): reader.read(v, f"kafka.client.{k}").reveal() if isinstance(v, dict) else str(v)
-            for k, v in client.items()
-        },
-    )
-
-
-def _topics(doc: dict[str, Any]) -> TopicsSettings:
-    _only(doc, "topics", {"raw", "canonical", "dead_letter"})
-    defaults = TopicsSettings()
-    return TopicsSettings(
-        raw=_topic(doc.get("raw"), "topics.raw", defaults.raw),
-        canonical=_topic(doc.get("canonical"), "topics.canonical", defaults.canonical),
-        dead_letter=_topic(doc.get("dead_letter"), "topics.dead_letter", defaults.dead_letter),
-    )
-
-
-def _topic(value: Any, key: str, default: TopicSpec) -> TopicSpec:
-    if value is None:
-        return default
-    if isinstance(value, str):
-        value = {"name": value}
-    doc = _mapping(value, key)
-    _only(doc, key, {"name", "partitions", "replication_factor", "config"})
-    name = _str(doc.get("name", default.name), f"{key}.name")
-    if not _TOPIC_NAME.match(name):
-        raise ConfigError(f"{key}.name", f"{name!r} is not a valid Kafka topic name")
-    config = {**default.config, **_mapping(doc.get("config", {}), f"{key}.config")}
-    return TopicSpec(
-        name=name,
-        partitions=_int(
-            doc.get("partitions", default.partitions), f"{key}.partitions", low=1, high=10_000
-        ),
-        replication_factor=_int(
-            doc.get("replication_factor", default.replication_factor),
-            f"{key}.replication_factor",
-            low=1,
-            high=32,
-        ),
-        config={str(k): str(v) for k, v in config.items()},
-    )
-
-
-def _ingress(doc: dict[str, Any]) -> IngressSettings:
-    _only(doc, "ingress", {"host", "port"})
-    defaults = IngressSettings()
-    return IngressSettings(
-        host=_str(doc.get("host", defaults.host), "ingress.host"),
-        port=_int(doc.get("port", defaults.port), "ingress.port", low=0, high=65_535),
-    )
-
-
-def _worker(doc: dict[str, Any]) -> WorkerSettings:
-    _only(
-        doc,
-        "worker",
-        {
-            "app_id",
-            "dedup_horizon_s",
-            "data_dir",
-            "store",
-            "web_port",
-            "max_in_flight",
-            "type_prefix",
-        },
-    )
-    d = WorkerSettings()
-    store = _str(doc.get("store", d.store), "worker.store")
-    if store.split("://")[0] not in ("memory", "rocksdb"):
-        raise ConfigError("worker.store", f"{store!r}: use memory:// or rocksdb://")
-    return WorkerSettings(
-        app_id=_str(doc.get("app_id", d.app_id), "worker.app_id"),
-        dedup_horizon_s=_int(
-            doc.get("dedup_horizon_s", d.dedup_horizon_s),
-            "worker.dedup_horizon_s",
-            low=1,
-            high=365 * 86_400,
-        ),
-        data_dir=_str(doc.get("data_dir", d.data_dir), "worker.data_dir"),
-        store=store,
-        web_port=_int(doc.get("web_port", d.web_port), "worker.web_port", low=0, high=65_535),
-        max_in_flight=_int(
-            doc.get("max_in_flight", d.max_in_flight), "worker.max_in_flight", low=1, high=1_000_000
-        ),
-        type_prefix=_type_prefix(doc.get("type_prefix", d.type_prefix)),
-    )
-
-
-def _type_prefix(value: Any) -> str:
-    prefix = _str(value, "worker.type_prefix")
-    if not TYPE_PREFIX.fullmatch(prefix):
-        raise ConfigError(
-            "worker.type_prefix",
-            f"{prefix[:80]!r}: a reverse-DNS name of two or more lower-case labels ending in a "
-            "dot, e.g. com.example.webhooks.",
-        )
-    return prefix
-
-
-def _source(value: Any, key: str, reader: _SecretReader) -> SourceSettings:
-    doc = _mapping(value, key)
-    if "name" not in doc:
-        raise ConfigError(f"{key}.name", "is required")
-    name = _str(doc["name"], f"{key}.name")
-    if not _SOURCE_NAME.match(name):
-        raise ConfigError(
-            f"{key}.name",
-            f"{name!r}: use lower-case letters, digits, '.', '_', '-'"
-            " (it becomes part of the URL and of record keys)",
-        )
-    if "provider" not in doc:
-        raise ConfigError(f"{key}.provider", "is required")
-    secrets = tuple(
-        reader.read(item, f"{key}.secrets[{i}]")
-        for i, item in enumerate(_list(doc.get("secrets", []), f"{key}.secrets"))
-    )
-    public_keys = tuple(
-        reader.read(item, f"{key}.public_keys[{i}]").reveal()
-        for i, item in enumerate(_list(doc.get("public_keys", []), f"{key}.public_keys"))
-    )
-    tolerance = doc.get("tolerance")
-    return SourceSettings(
-        name=name,
-        provider=_str(doc["provider"], f"{key}.provider"),
-        secrets=secrets,
-        public_keys=public_keys,
-        tolerance=None
-        if tolerance is None
-        else _int(tolerance, f"{key}.tolerance", low=1, high=30 * 86_400),
-        max_body_bytes=_int(
-            doc.get("max_body_bytes", 1_048_576),
-            f"{key}.max_body_bytes",
-            low=1,
-            high=64 * 1_048_576,
-        ),
-        options={k: v for k, v in doc.items() if k not in _SOURCE_KEYS},
-    )
-
-
-class _SecretReader:
-    """Resolves ``{env: NAME}``, ``{file: PATH}`` or an inline string into a :class:`Secret`."""
-
-    def __init__(self, env: Mapping[str, str], base_dir: Path) -> None:
-        self._env = env
-        self._base_dir = base_dir
-
-    def read(self, ref: Any, key: str) -> Secret:
-        if isinstance(ref, str):
-            value = ref
-        elif isinstance(ref, dict) and set(ref) == {"env"}:
-            name = _str(ref["env"], f"{key}.env")
-            if not self._env.get(name):
-                raise ConfigError(key, f"environment variable {name} is not set or empty")
-            value = self._env[name]
-        elif isinstance(ref, dict) and set(ref) == {"file"}:
-            path = self._base_dir / _str(ref["file"], f"{key}.file")
-            try:
-                value = path.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ConfigError(key, f"cannot read secret file {path}: {exc.strerror}") from None
-        else:
-            raise ConfigError(key, "must be a string, {env: NAME} or {file: PATH}")
-        if not value.strip():
-            raise ConfigError(key, "is empty")
-        return Secret(value.strip())
-
-
-def _only(doc: Mapping[str, Any], key: str, allowed: set[str]) -> None:
-    unknown = sorted(set(doc) - allowed)
-    if unknown:
-        where = "" if key == "<root>" else f"{key}."
-        raise ConfigError(
-            f"{where}{unknown[0]}", f"unknown key (allowed: {', '.join(sorted(allowed))})"
-        )
-
-
-def _mapping(value: Any, key: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ConfigError(key, f"must be a mapping, not {type(value).__name__}")
-    return value
-
-
-def _list(value: Any, key: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise ConfigError(key, f"must be a list, not {type(value).__name__}")
-    return value
-
-
-def _str(value: Any, key: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise ConfigError(key, "must be a non-empty string")
-    return value
-
-
-def _int(value: Any, key: str, *, low: int, high: int) -> int:
-    if isinstance(value, bool):
-        raise ConfigError(key, "must be an integer")
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        value = int(value.strip())  # environment overrides arrive as text
-    if not isinstance(value, int):
-        raise ConfigError(key, f"must be an integer, not {value!r}")
-    if not low <= value <= high:
-        raise ConfigError(key, f"{value} is outside {low}..{high}")
-    return value
+def json_schema() -> dict[str, Any]:
+    """The configuration file's JSON Schema (draft 2020-12), generated from the models."""
+    schema = Settings.model_json_schema(mode="validation")
+    schema.setdefault("$defs", {})["SecretRef"] = SECRET_REF_SCHEMA
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://hookgate.dev/schemas/config.schema.json",
+        **schema,
+    }

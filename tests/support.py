@@ -40,7 +40,12 @@ _FAL_PUBLIC = base64.urlsafe_b64encode(
     .public_bytes(Encoding.Raw, PublicFormat.Raw)
 ).decode()
 
+#: The private keys that play the providers that sign with one (``hookgate send --signing-key``):
+#: sender-side material, never part of a source's configuration.
+PROVIDER_SIGNING_KEYS: dict[str, str] = {"fal": base64.b64encode(_SEED).decode()}
+
 #: One source per provider, configured as an operator would.
+
 PROVIDER_SOURCES: dict[str, dict[str, Any]] = {
     "standard-webhooks": {"secrets": [SECRET]},
     "svix": {"secrets": [SECRET]},
@@ -57,7 +62,7 @@ PROVIDER_SOURCES: dict[str, dict[str, Any]] = {
     "pagerduty": {"secrets": ["pagerduty send secret"]},
     "shopify": {"secrets": ["shopify send secret"]},
     "twilio": {"secrets": ["twilio auth token"]},
-    "fal": {"public_keys": [_FAL_PUBLIC], "signing_key": base64.b64encode(_SEED).decode()},
+    "fal": {"public_keys": [_FAL_PUBLIC]},
     "luma": {"secrets": ["luma-callback-token-0123456789abcdef"]},
     "generic-hmac": {
         "secrets": ["generic secret"],

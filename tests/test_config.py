@@ -10,11 +10,13 @@ import pytest
 
 from schemas.config import (
     LOCAL_BOOTSTRAP,
+    SOURCE_MODELS,
     ConfigError,
     IngressSettings,
     KafkaSettings,
     Secret,
     TopicsSettings,
+    TwilioSource,
     WorkerSettings,
     load,
     parse,
@@ -161,12 +163,41 @@ def test_an_unknown_nested_key_is_named_with_its_section() -> None:
     assert config_error({"ingress": {"prot": 80}}).key == "ingress.prot"
 
 
-def test_other_keys_of_a_source_are_kept_as_provider_options() -> None:
-    # The provider adapter in the ingress validates them (and rejects unknown ones).
+def test_a_providers_options_are_typed_fields_of_its_source_model() -> None:
     settings = parse(
         {"sources": [{"name": "a", "provider": "twilio", "public_url": "https://x/y"}]}, env={}
     )
-    assert settings.sources["a"].options == {"public_url": "https://x/y"}
+    source = settings.sources["a"]
+    assert isinstance(source, TwilioSource)
+    assert source.public_url == "https://x/y"
+
+
+def test_an_option_of_another_provider_is_refused_naming_the_key_and_provider() -> None:
+    error = config_error(
+        {"sources": [{"name": "a", "provider": "github", "public_url": "https://x/y"}]}
+    )
+    assert error.key == "sources[0].public_url"
+    assert "unknown key for provider" in error.reason
+
+
+def test_an_unknown_provider_is_refused_listing_the_known_ones() -> None:
+    error = config_error({"sources": [{"name": "a", "provider": "acme"}]})
+    assert error.key == "sources[0].provider"
+    assert "'acme'" in error.reason
+    assert "stripe" in error.reason
+
+
+def test_every_provider_with_an_adapter_has_a_source_model_and_no_model_lacks_one() -> None:
+    from ingress.providers import PROVIDERS
+
+    assert set(SOURCE_MODELS) == set(PROVIDERS)
+
+
+def test_an_option_of_the_wrong_type_names_the_key() -> None:
+    error = config_error(
+        {"sources": [{"name": "a", "provider": "generic-hmac", "header": "x-s", "prefix": 5}]}
+    )
+    assert (error.key, error.reason) == ("sources[0].prefix", "must be a string")
 
 
 def test_a_source_without_provider_is_refused() -> None:
@@ -208,13 +239,13 @@ def test_an_out_of_range_port_is_refused_with_the_range() -> None:
 
 
 def test_an_out_of_range_source_tolerance_is_refused() -> None:
-    error = config_error({"sources": [{"name": "a", "provider": "p", "tolerance": 0}]})
+    error = config_error({"sources": [{"name": "a", "provider": "github", "tolerance": 0}]})
     assert error.key == "sources[0].tolerance"
 
 
 def test_a_secret_from_an_unset_environment_variable_is_refused() -> None:
     error = config_error(
-        {"sources": [{"name": "a", "provider": "p", "secrets": [{"env": "A_SECRET"}]}]}
+        {"sources": [{"name": "a", "provider": "github", "secrets": [{"env": "A_SECRET"}]}]}
     )
     assert error.key == "sources[0].secrets[0]"
     assert "A_SECRET" in error.reason
@@ -222,7 +253,7 @@ def test_a_secret_from_an_unset_environment_variable_is_refused() -> None:
 
 def test_a_secret_from_an_environment_variable_is_read() -> None:
     settings = parse(
-        {"sources": [{"name": "a", "provider": "p", "secrets": [{"env": "A_SECRET"}]}]},
+        {"sources": [{"name": "a", "provider": "github", "secrets": [{"env": "A_SECRET"}]}]},
         env={"A_SECRET": "whsec_ZW52"},
     )
     assert settings.sources["a"].secrets == (Secret("whsec_ZW52"),)
@@ -230,7 +261,7 @@ def test_a_secret_from_an_environment_variable_is_read() -> None:
 
 def test_a_missing_secret_file_is_refused(tmp_path: Path) -> None:
     error = config_error(
-        {"sources": [{"name": "a", "provider": "p", "secrets": [{"file": "nope"}]}]},
+        {"sources": [{"name": "a", "provider": "github", "secrets": [{"file": "nope"}]}]},
         base_dir=tmp_path,
     )
     assert error.key == "sources[0].secrets[0]"
@@ -240,7 +271,7 @@ def test_a_missing_secret_file_is_refused(tmp_path: Path) -> None:
 def test_a_secret_file_is_read_relative_to_the_base_dir_and_stripped(tmp_path: Path) -> None:
     (tmp_path / "secret").write_text(SECRET_TEXT + "\n")
     settings = parse(
-        {"sources": [{"name": "a", "provider": "p", "secrets": [{"file": "secret"}]}]},
+        {"sources": [{"name": "a", "provider": "github", "secrets": [{"file": "secret"}]}]},
         env={},
         base_dir=tmp_path,
     )
@@ -249,21 +280,23 @@ def test_a_secret_file_is_read_relative_to_the_base_dir_and_stripped(tmp_path: P
 
 @pytest.mark.parametrize("secret", ["", "   "])
 def test_an_empty_secret_is_refused(secret: str) -> None:
-    error = config_error({"sources": [{"name": "a", "provider": "p", "secrets": [secret]}]})
+    error = config_error({"sources": [{"name": "a", "provider": "github", "secrets": [secret]}]})
     assert (error.key, error.reason) == ("sources[0].secrets[0]", "is empty")
 
 
 def test_an_empty_secret_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "secret").write_text("\n")
     error = config_error(
-        {"sources": [{"name": "a", "provider": "p", "secrets": [{"file": "secret"}]}]},
+        {"sources": [{"name": "a", "provider": "github", "secrets": [{"file": "secret"}]}]},
         base_dir=tmp_path,
     )
     assert error.key == "sources[0].secrets[0]"
 
 
 def test_a_secret_reference_of_an_unknown_form_is_refused() -> None:
-    error = config_error({"sources": [{"name": "a", "provider": "p", "secrets": [{"vault": "x"}]}]})
+    error = config_error(
+        {"sources": [{"name": "a", "provider": "github", "secrets": [{"vault": "x"}]}]}
+    )
     assert error.key == "sources[0].secrets[0]"
 
 
@@ -376,7 +409,7 @@ def test_settings_do_not_show_secret_values_in_repr_or_str() -> None:
 def test_an_error_about_an_empty_secret_file_does_not_quote_the_file(tmp_path: Path) -> None:
     (tmp_path / "secret").write_text("   \n")
     error = config_error(
-        {"sources": [{"name": "a", "provider": "p", "secrets": [{"file": "secret"}]}]},
+        {"sources": [{"name": "a", "provider": "github", "secrets": [{"file": "secret"}]}]},
         base_dir=tmp_path,
     )
     assert error.reason == "is empty"

@@ -21,7 +21,7 @@ from schemas.canonical import DEFAULT_TYPE_PREFIX
 from schemas.raw import RawDelivery
 from streams.normalizers import NORMALIZERS, normalize
 from streams.normalizers.passthrough import SPECS
-from tests.support import PROVIDER_SOURCES
+from tests.support import PROVIDER_SIGNING_KEYS, PROVIDER_SOURCES
 
 NAMES = sorted(p.name for p in _ALL)
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -80,7 +80,7 @@ def test_every_readme_row_names_a_provider() -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_every_provider_can_be_played_by_hookgate_send(name: str) -> None:
-    assert PROVIDERS[name].sign is not None
+    assert PROVIDERS[name].sign is not None or PROVIDERS[name].sign_with_key is not None
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -92,11 +92,16 @@ def test_every_providers_sample_signed_as_hookgate_send_does_verifies_and_normal
     source_doc = {"name": f"p-{name}", "provider": name, **PROVIDER_SOURCES[name]}
     settings = config.parse({"sources": [source_doc]}, env={})
     configured = configure_sources(settings)[f"p-{name}"]
-    sign = PROVIDERS[name].sign
-    assert sign is not None
+    provider = PROVIDERS[name]
     body = sample_payload(name)
     url = f"http://127.0.0.1:8000/webhooks/p-{name}"
-    outgoing = sign(configured.settings, body, "evt_catalogue", NOW, url)
+    if provider.sign_with_key is not None:
+        outgoing = provider.sign_with_key(
+            configured.settings, body, "evt_catalogue", NOW, url, PROVIDER_SIGNING_KEYS[name]
+        )
+    else:
+        assert provider.sign is not None
+        outgoing = provider.sign(configured.settings, body, "evt_catalogue", NOW, url)
     headers = {k.lower(): v for k, v in outgoing.headers.items()}
     verified = configured.verifier.verify(headers, outgoing.body, float(NOW), outgoing.url)
     raw = RawDelivery(

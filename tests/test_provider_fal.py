@@ -35,11 +35,11 @@ from ingress.errors import (
     TimestampInFuture,
     TimestampTooOld,
 )
-from ingress.providers import configure_sources
+from ingress.providers import configure_sources, fal
 from ingress.schemes import jwks as jwks_module
 from ingress.schemes.fal import FalVerifier, JwksKeys, decode_public_key, parse_jwks, sign
 from schemas import raw
-from schemas.config import ConfigError, parse
+from schemas.config import ConfigError, FalSource, parse
 from tests.fakes import FakeProducer
 from tests.fuzz import EVERY_OUTCOME, mutate, outcome
 
@@ -89,6 +89,10 @@ def fal_headers(
 def static_verifier(*keys: Ed25519PrivateKey, tolerance: int = 300) -> FalVerifier:
     public = [decode_public_key(x_of(k)) for k in keys or (KEY,)]
     return FalVerifier(JwksKeys(None, static=public), tolerance=tolerance)
+
+
+def seed_of(key: Ed25519PrivateKey) -> str:
+    return base64.b64encode(key.private_bytes_raw()).decode()
 
 
 def flip(data: bytes, index: int = -3) -> bytes:
@@ -368,9 +372,9 @@ def test_without_static_keys_the_jwks_url_defaults_to_fals(
             "whole number of seconds",
         ),
         (
-            {"public_keys": [x_of(KEY)], "signing_key": "c2hvcnQ="},
+            {"public_keys": [x_of(KEY)], "signing_key": seed_of(KEY)},
             "sources[0].signing_key",
-            "32 bytes",
+            "unknown key",
         ),
         ({"public_keys": [x_of(KEY)], "secrets": ["s"]}, "sources[0].secrets", "public_keys"),
         ({"public_keys": [x_of(KEY)], "jwks": "x"}, "sources[0].jwks", "unknown key"),
@@ -384,7 +388,7 @@ def test_without_static_keys_the_jwks_url_defaults_to_fals(
         "jwks-not-string",
         "cache-zero",
         "refresh-bool",
-        "signing-key-short",
+        "signing-key-is-not-configuration",
         "secrets",
         "unknown-option",
     ],
@@ -397,48 +401,38 @@ def test_a_bad_configuration_names_the_key(source: dict[str, Any], key: str, rea
 
 def test_a_bad_signing_key_error_does_not_echo_it() -> None:
     secret = base64.b64encode(b"sixteen byte key").decode()
-    with pytest.raises(ConfigError) as exc_info:
-        configured_fal(public_keys=[x_of(KEY)], signing_key=secret)
+    source = fal_source(public_keys=[x_of(KEY)])
+    assert fal.PROVIDER.sign_with_key is not None
+    with pytest.raises(ValueError, match="32 bytes") as exc_info:
+        fal.PROVIDER.sign_with_key(source, BODY, "req_1", NOW, "http://h/webhooks/fal", secret)
     assert secret not in str(exc_info.value)
 
 
 # --- hookgate send --------------------------------------------------------------------------
 
 
-def seed_of(key: Ed25519PrivateKey) -> str:
-    return base64.b64encode(key.private_bytes_raw()).decode()
+def fal_source(**options: Any) -> FalSource:
+    settings = parse({"sources": [{"name": "fal", "provider": "fal", **options}]}, env={})
+    source = settings.sources["fal"]
+    assert isinstance(source, FalSource)
+    return source
 
 
-def test_a_source_with_a_signing_key_signs_deliveries_its_verifier_accepts() -> None:
-    settings = parse(
-        {
-            "sources": [
-                {
-                    "name": "fal",
-                    "provider": "fal",
-                    "public_keys": [x_of(KEY)],
-                    "signing_key": seed_of(KEY),
-                }
-            ]
-        },
-        env={},
-    )
-    source = configure_sources(settings)["fal"]
-    assert source.provider.sign is not None
+def test_the_senders_private_key_signs_deliveries_the_sources_verifier_accepts() -> None:
+    source = configure_sources(
+        parse(
+            {"sources": [{"name": "fal", "provider": "fal", "public_keys": [x_of(KEY)]}]},
+            env={},
+        )
+    )["fal"]
+    assert source.provider.sign is None  # fal shares no secret with its receivers
+    assert source.provider.sign_with_key is not None
     body = sample_payload("fal")
-    out = source.provider.sign(source.settings, body, "req_send", NOW, "http://h/webhooks/fal")
+    out = source.provider.sign_with_key(
+        source.settings, body, "req_send", NOW, "http://h/webhooks/fal", seed_of(KEY)
+    )
     assert out.headers["x-fal-webhook-request-id"] == "req_send"
     assert source.verifier.verify(dict(out.headers), out.body, NOW).event_id == "req_send"
-
-
-def test_signing_without_a_signing_key_is_a_clear_value_error() -> None:
-    settings = parse(
-        {"sources": [{"name": "fal", "provider": "fal", "public_keys": [x_of(KEY)]}]}, env={}
-    )
-    source = configure_sources(settings)["fal"]
-    assert source.provider.sign is not None
-    with pytest.raises(ValueError, match="signing_key"):
-        source.provider.sign(source.settings, BODY, "req_1", NOW, "http://h/webhooks/fal")
 
 
 def test_the_bundled_sample_is_a_fal_result_with_a_seed_beyond_2_to_the_53() -> None:

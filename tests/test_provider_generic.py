@@ -622,12 +622,10 @@ def test_send_signs_the_sample_so_the_verifier_accepts_it(
     assert (result.event_id, result.key_index) == ("evt_send", 0)
 
 
-def test_send_for_a_source_without_a_signature_header_is_a_value_error() -> None:
-    settings = parse({"sources": [{"name": "src", "provider": "generic-hmac"}]}, env={})
-    signer = PROVIDERS["generic-hmac"].sign
-    assert signer is not None
-    with pytest.raises(ValueError, match="option header"):
-        signer(settings.sources["src"], BODY, "e", NOW, "http://h")
+def test_a_source_without_a_signature_header_is_refused_before_anything_can_sign() -> None:
+    with pytest.raises(ConfigError, match="is required") as caught:
+        parse({"sources": [{"name": "src", "provider": "generic-hmac"}]}, env={})
+    assert caught.value.key == "sources[0].header"
 
 
 def test_send_without_a_secret_is_a_value_error() -> None:

@@ -11,7 +11,7 @@ from hookgate.send import send
 from hookgate.topics import ensure
 from ingress.providers import PROVIDERS
 from schemas import raw as raw_format
-from tests.support import PROVIDER_SOURCES, Stack, read_all, running
+from tests.support import PROVIDER_SIGNING_KEYS, PROVIDER_SOURCES, Stack, read_all, running
 
 pytestmark = pytest.mark.kafka
 
@@ -40,7 +40,8 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 @pytest.mark.parametrize("provider", sorted(SOURCES))
 def test_hookgate_send_is_accepted_for(provider: str, stack: Stack) -> None:
-    result = send(stack.settings, f"p-{provider}")
+    # A sender's private key (fal's) is the sender's: given to `send`, never configured.
+    result = send(stack.settings, f"p-{provider}", signing_key=PROVIDER_SIGNING_KEYS.get(provider))
     assert result.status == 200, result.body
 
     records = [

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from ingress.schemes.base import Verifier
 from schemas.config import ConfigError, SourceSettings
+
+#: The configuration model of the provider's sources (``schemas/sources.py``).
+S = TypeVar("S", bound=SourceSettings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,23 +23,27 @@ class Outgoing:
 
 
 #: Signs ``body`` as event ``event_id`` at ``timestamp`` for ``source``, to be POSTed to ``url``
-#: (the ingress URL of the source). Raises ``ValueError`` when the source cannot sign (e.g. it
-#: holds only public keys).
-Signer = Callable[[SourceSettings, bytes, str, int, str], Outgoing]
+#: (the ingress URL of the source), with the secret the sender shares with the source. Raises
+#: ``ValueError`` when the source cannot sign (e.g. it holds only public keys).
+Signer = Callable[[S, bytes, str, int, str], Outgoing]
+#: Signs like :data:`Signer`, with a private key only the sender holds (the last argument, as
+#: text): never part of the source's configuration (see ``hookgate send --signing-key``).
+KeySigner = Callable[[S, bytes, str, int, str, str], Outgoing]
 
 
 @dataclass(frozen=True, slots=True)
-class Provider:
+class Provider(Generic[S]):
     #: The value of ``provider:`` in the config; also the raw record's ``hookgate-provider``.
     name: str
     #: The signature scheme family, recorded as ``hookgate-scheme``.
     scheme: str
-    #: Builds the source's verifier; raises ``ConfigError`` naming the bad key.
-    build: Callable[[SourceSettings, str], Verifier]
-    #: Signs like the real sender; ``None`` if it cannot be played locally.
-    sign: Signer | None = None
-    #: Options (other source keys) this provider accepts.
-    options: frozenset[str] = field(default_factory=frozenset)
+    #: Builds the source's verifier from its typed configuration; raises ``ConfigError`` naming
+    #: the bad key for what only the verifier can check (secret encodings, public keys).
+    build: Callable[[S, str], Verifier]
+    #: Signs like the real sender with the source's shared secret; ``None`` if it cannot.
+    sign: Signer[S] | None = None
+    #: Signs like the real sender with the sender's private key; ``None`` if it has none.
+    sign_with_key: KeySigner[S] | None = None
     #: Verification costs enough CPU (Ed25519) to run off the event loop, in a thread.
     offload: bool = False
     #: Accepts ``POST /webhooks/{source}/{token}`` (a secret token as the last path segment).
@@ -44,14 +51,6 @@ class Provider:
     #: The verifier reads the request URL (signed URLs, URL tokens). Building it costs ~4 % of
     #: a request, so the others get an empty string.
     uses_url: bool = False
-
-
-def option(source: SourceSettings, key: str, name: str, kind: type, default: Any = None) -> Any:
-    """A provider option of the expected type, or ``default``; ConfigError names the key."""
-    value = source.options.get(name, default)
-    if value is not None and not isinstance(value, kind):
-        raise ConfigError(f"{key}.{name}", f"must be a {kind.__name__}")
-    return value
 
 
 def require_keys(source: SourceSettings, key: str, what: Iterable[object]) -> None:

@@ -8,8 +8,10 @@ Options:
 - ``jwks_cache_s`` (default 86400): the fetched set is refreshed in the background once older.
 - ``jwks_min_refresh_s`` (default 60): at most one fetch per this many seconds, however many
   deliveries fail to verify.
-- ``signing_key``: base64 of a 32-byte Ed25519 seed, only for playing fal locally
-  (``hookgate send``, tests). fal never hands out its private key; the ingress never needs one.
+
+Playing fal locally (``hookgate send``, tests) needs a private key, which fal never hands out and
+the ingress never needs: it is no part of the source's configuration. The sender's tooling passes
+it to :func:`sign_delivery` (``hookgate send --signing-key``, base64 of a 32-byte Ed25519 seed).
 
 ``public_keys`` are the base64url (or base64) of the 32 raw bytes, like a JWK's ``x``, or a whole
 JWK as JSON text. ``tolerance`` defaults to 300 s (unconfirmed for fal: configurable). The first
@@ -19,15 +21,8 @@ fal retries them.
 
 from __future__ import annotations
 
-import ipaddress
-from typing import Any
-from urllib.parse import urlsplit
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-from ingress.providers.base import Outgoing, Provider, option
+from ingress.providers.base import Outgoing, Provider
 from ingress.schemes.fal import (
-    DEFAULT_JWKS_URL,
     REQUEST_ID,
     SIGNATURE,
     TIMESTAMP,
@@ -38,14 +33,14 @@ from ingress.schemes.fal import (
     decode_signing_key,
     sign,
 )
-from schemas.config import ConfigError, SourceSettings
+from schemas.config import ConfigError, FalSource
 
 DEFAULT_TOLERANCE = 300
 #: The ``X-Fal-Webhook-User-Id`` that ``hookgate send`` puts on its deliveries.
 DEV_USER_ID = "hookgate-dev"
 
 
-def build(source: SourceSettings, key: str) -> FalVerifier:
+def build(source: FalSource, key: str) -> FalVerifier:
     if source.secrets:
         raise ConfigError(
             f"{key}.secrets", "fal signs with Ed25519 and shares no secret: use public_keys"
@@ -56,72 +51,22 @@ def build(source: SourceSettings, key: str) -> FalVerifier:
             static.append(decode_public_key(text))
         except ValueError as exc:
             raise ConfigError(f"{key}.public_keys[{i}]", str(exc)) from None
-    if "jwks_url" in source.options:
-        url = option(source, key, "jwks_url", str)
-    else:
-        url = None if static else DEFAULT_JWKS_URL
+    url = source.key_set_url
     if url is None and not static:
         raise ConfigError(f"{key}.jwks_url", "fal needs a jwks_url, public_keys, or both")
-    if url is not None:
-        _check_url(url, f"{key}.jwks_url")
-    if "signing_key" in source.options:
-        _signing_key(source, key)  # fail at start, not at the first `hookgate send`
     keys = JwksKeys(
-        url,
-        static=static,
-        max_age=_seconds(source, key, "jwks_cache_s", 86_400),
-        min_refresh=_seconds(source, key, "jwks_min_refresh_s", 60),
+        url, static=static, max_age=source.jwks_cache_s, min_refresh=source.jwks_min_refresh_s
     )
     keys.refresh()  # the first fetch, in the background: starting up never waits for fal
     return FalVerifier(keys, tolerance=source.tolerance or DEFAULT_TOLERANCE)
 
 
-def _check_url(url: str, key: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return
-    if parts.scheme == "http" and parts.hostname:
-        host = parts.hostname
-        try:
-            if host == "localhost" or ipaddress.ip_address(host).is_loopback:
-                return
-        except ValueError:
-            pass
-    raise ConfigError(key, "must be an https:// URL (http:// only to a loopback address)")
-
-
-def _seconds(source: SourceSettings, key: str, name: str, default: int) -> int:
-    value: Any = source.options.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 30 * 86_400:
-        raise ConfigError(f"{key}.{name}", "must be a whole number of seconds, 1..2592000")
-    return value
-
-
-def _signing_key(source: SourceSettings, key: str) -> Ed25519PrivateKey:
-    text = option(source, key, "signing_key", str)
-    if text is None:
-        raise ConfigError(f"{key}.signing_key", "must be the base64 of a 32-byte Ed25519 seed")
-    try:
-        return decode_signing_key(text)
-    except ValueError as exc:
-        # The message must not echo the text: it is a private key.
-        raise ConfigError(f"{key}.signing_key", str(exc)) from None
-
-
 def sign_delivery(
-    source: SourceSettings, body: bytes, event_id: str, timestamp: int, url: str
+    source: FalSource, body: bytes, event_id: str, timestamp: int, url: str, signing_key: str
 ) -> Outgoing:
-    """``event_id`` becomes ``X-Fal-Webhook-Request-Id``; signed with the ``signing_key`` option."""
-    if "signing_key" not in source.options:
-        raise ValueError(
-            f"source {source.name!r} cannot sign like fal: fal signs with its own private key. "
-            "To play fal locally, set the option signing_key (base64 of a 32-byte Ed25519 seed) "
-            "and list its public key in public_keys"
-        )
-    try:
-        private_key = _signing_key(source, f"source {source.name}")
-    except ConfigError as exc:
-        raise ValueError(str(exc)) from None
+    """``event_id`` becomes ``X-Fal-Webhook-Request-Id``; signed with ``signing_key``, the base64
+    of a 32-byte Ed25519 seed (raises ``ValueError`` without echoing it)."""
+    private_key = decode_signing_key(signing_key)
     headers = {
         REQUEST_ID: event_id,
         USER_ID: DEV_USER_ID,
@@ -132,11 +77,4 @@ def sign_delivery(
     return Outgoing(url, headers, body)
 
 
-PROVIDER = Provider(
-    "fal",
-    "fal-ed25519",
-    build,
-    sign_delivery,
-    options=frozenset({"jwks_url", "jwks_cache_s", "jwks_min_refresh_s", "signing_key"}),
-    offload=True,
-)
+PROVIDER = Provider("fal", "fal-ed25519", build, sign_with_key=sign_delivery, offload=True)

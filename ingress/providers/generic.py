@@ -18,50 +18,30 @@ option (a JSON pointer into the body, e.g. ``/data/id``), else the body's digest
 from __future__ import annotations
 
 import base64
-import re
 
-from ingress.providers.base import Outgoing, Provider, option, require_keys
-from ingress.schemes.generic_hmac import (
-    ALGORITHMS,
-    ENCODINGS,
-    EventIdRule,
-    GenericHmacVerifier,
-    parse_pointer,
-    sign,
-)
+from ingress.providers.base import Outgoing, Provider, require_keys
+from ingress.schemes.generic_hmac import EventIdRule, GenericHmacVerifier, parse_pointer, sign
 from ingress.schemes.token import BasicAuth, HeaderToken, TokenVerifier
-from schemas.config import ConfigError, SourceSettings
+from schemas.config import (
+    ApiKeySource,
+    BasicAuthSource,
+    ConfigError,
+    GenericHmacSource,
+    SourceSettings,
+)
 
 DEFAULT_TOLERANCE = 300
-DEFAULT_API_KEY_HEADER = "x-api-key"
-_EVENT_ID_OPTIONS = frozenset({"event_id_header", "event_id_pointer"})
-# An HTTP field name (RFC 9110 token).
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}")
+
+EventIdSource = GenericHmacSource | BasicAuthSource | ApiKeySource
 
 
-def _header(source: SourceSettings, key: str, name: str) -> str | None:
-    value: str | None = option(source, key, name, str)
-    if value is not None and not _HEADER_NAME.fullmatch(value):
-        raise ConfigError(f"{key}.{name}", f"{value[:64]!r} is not an HTTP header name")
-    return None if value is None else value.lower()
-
-
-def _choice(
-    source: SourceSettings, key: str, name: str, choices: tuple[str, ...], default: str
-) -> str:
-    value: str = option(source, key, name, str, default)
-    if value not in choices:
-        raise ConfigError(f"{key}.{name}", f"must be one of {', '.join(choices)}")
-    return value
-
-
-def event_id_rule(source: SourceSettings, key: str) -> EventIdRule:
-    pointer = option(source, key, "event_id_pointer", str)
+def event_id_rule(source: EventIdSource, key: str) -> EventIdRule:
+    pointer = source.event_id_pointer
     try:
         tokens = None if pointer is None else parse_pointer(pointer)
     except ValueError as exc:
         raise ConfigError(f"{key}.event_id_pointer", str(exc)) from None
-    return EventIdRule(_header(source, key, "event_id_header"), tokens)
+    return EventIdRule(source.event_id_header, tokens)
 
 
 def _no_tolerance(source: SourceSettings, key: str) -> None:
@@ -71,30 +51,24 @@ def _no_tolerance(source: SourceSettings, key: str) -> None:
         )
 
 
-def build_hmac(source: SourceSettings, key: str) -> GenericHmacVerifier:
+def build_hmac(source: GenericHmacSource, key: str) -> GenericHmacVerifier:
     require_keys(source, key, source.secrets)
-    header = _header(source, key, "header")
-    if header is None:
-        raise ConfigError(f"{key}.header", "is required: the header that carries the signature")
-    timestamp_header = _header(source, key, "timestamp_header")
-    if timestamp_header is None:
+    if source.timestamp_header is None:
         _no_tolerance(source, key)
-        if "separator" in source.options:
-            raise ConfigError(f"{key}.separator", "applies only with a timestamp_header")
     return GenericHmacVerifier(
         secrets=[secret.reveal().encode() for secret in source.secrets],
-        header=header,
-        prefix=option(source, key, "prefix", str, ""),
-        algorithm=_choice(source, key, "algorithm", ALGORITHMS, "sha256"),
-        encoding="hex" if _choice(source, key, "encoding", ENCODINGS, "hex") == "hex" else "base64",
-        timestamp_header=timestamp_header,
-        separator=option(source, key, "separator", str, "."),
+        header=source.header,
+        prefix=source.prefix,
+        algorithm=source.algorithm,
+        encoding=source.encoding,
+        timestamp_header=source.timestamp_header,
+        separator=source.separator,
         tolerance=source.tolerance or DEFAULT_TOLERANCE,
         event_id=event_id_rule(source, key),
     )
 
 
-def build_basic(source: SourceSettings, key: str) -> TokenVerifier:
+def build_basic(source: BasicAuthSource, key: str) -> TokenVerifier:
     require_keys(source, key, source.secrets)
     _no_tolerance(source, key)
     for i, secret in enumerate(source.secrets):
@@ -109,13 +83,13 @@ def build_basic(source: SourceSettings, key: str) -> TokenVerifier:
     )
 
 
-def build_api_key(source: SourceSettings, key: str) -> TokenVerifier:
+def build_api_key(source: ApiKeySource, key: str) -> TokenVerifier:
     require_keys(source, key, source.secrets)
     _no_tolerance(source, key)
     rule = event_id_rule(source, key)
     return TokenVerifier(
         secrets=[secret.reveal().encode() for secret in source.secrets],
-        location=HeaderToken(_header(source, key, "header") or DEFAULT_API_KEY_HEADER),
+        location=HeaderToken(source.header),
         event_id=rule,
         kept_headers=() if rule.header is None else (rule.header,),
     )
@@ -127,40 +101,34 @@ def _secret(source: SourceSettings) -> str:
     return source.secrets[0].reveal()
 
 
-def _base_headers(source: SourceSettings, event_id: str) -> dict[str, str]:
+def _base_headers(source: EventIdSource, event_id: str) -> dict[str, str]:
     headers = {"content-type": "application/json"}
-    id_header = source.options.get("event_id_header")
-    if isinstance(id_header, str):
-        headers[id_header.lower()] = event_id
+    if source.event_id_header is not None:
+        headers[source.event_id_header] = event_id
     return headers
 
 
 def sign_hmac(
-    source: SourceSettings, body: bytes, event_id: str, timestamp: int, url: str
+    source: GenericHmacSource, body: bytes, event_id: str, timestamp: int, url: str
 ) -> Outgoing:
     """``event_id`` is sent in ``event_id_header`` when one is configured."""
-    options = source.options
-    header = options.get("header")
-    if not isinstance(header, str):
-        raise ValueError(f"source {source.name!r} names no signature header (option header)")
     headers = _base_headers(source, event_id)
-    timestamp_header = options.get("timestamp_header")
-    if isinstance(timestamp_header, str):
-        headers[timestamp_header.lower()] = str(timestamp)
-    headers[header.lower()] = sign(
+    if source.timestamp_header is not None:
+        headers[source.timestamp_header] = str(timestamp)
+    headers[source.header] = sign(
         _secret(source).encode(),
         body,
-        algorithm=options.get("algorithm", "sha256"),
-        encoding=options.get("encoding", "hex"),
-        prefix=options.get("prefix", ""),
-        timestamp=timestamp if isinstance(timestamp_header, str) else None,
-        separator=options.get("separator", "."),
+        algorithm=source.algorithm,
+        encoding=source.encoding,
+        prefix=source.prefix,
+        timestamp=None if source.timestamp_header is None else timestamp,
+        separator=source.separator,
     )
     return Outgoing(url, headers, body)
 
 
 def sign_basic(
-    source: SourceSettings, body: bytes, event_id: str, timestamp: int, url: str
+    source: BasicAuthSource, body: bytes, event_id: str, timestamp: int, url: str
 ) -> Outgoing:
     headers = _base_headers(source, event_id)
     headers["authorization"] = "Basic " + base64.b64encode(_secret(source).encode()).decode()
@@ -168,24 +136,13 @@ def sign_basic(
 
 
 def sign_api_key(
-    source: SourceSettings, body: bytes, event_id: str, timestamp: int, url: str
+    source: ApiKeySource, body: bytes, event_id: str, timestamp: int, url: str
 ) -> Outgoing:
     headers = _base_headers(source, event_id)
-    headers[str(source.options.get("header", DEFAULT_API_KEY_HEADER)).lower()] = _secret(source)
+    headers[source.header] = _secret(source)
     return Outgoing(url, headers, body)
 
 
-GENERIC_HMAC = Provider(
-    "generic-hmac",
-    "hmac",
-    build_hmac,
-    sign_hmac,
-    options=_EVENT_ID_OPTIONS
-    | {"header", "prefix", "algorithm", "encoding", "timestamp_header", "separator"},
-)
-BASIC_AUTH = Provider(
-    "basic-auth", "basic-auth", build_basic, sign_basic, options=_EVENT_ID_OPTIONS
-)
-API_KEY = Provider(
-    "api-key", "api-key", build_api_key, sign_api_key, options=_EVENT_ID_OPTIONS | {"header"}
-)
+GENERIC_HMAC = Provider("generic-hmac", "hmac", build_hmac, sign_hmac)
+BASIC_AUTH = Provider("basic-auth", "basic-auth", build_basic, sign_basic)
+API_KEY = Provider("api-key", "api-key", build_api_key, sign_api_key)

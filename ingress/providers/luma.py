@@ -19,14 +19,13 @@ import re
 from collections.abc import Mapping
 from urllib.parse import urlencode
 
-from ingress.providers.base import Outgoing, Provider, option, require_keys
+from ingress.providers.base import Outgoing, Provider, require_keys
 from ingress.schemes.base import body_digest_id
 from ingress.schemes.parsing import EVENT_ID, json_object
 from ingress.schemes.token import TokenVerifier, UrlToken
-from schemas.config import ConfigError, SourceSettings
+from schemas.config import ConfigError, LumaSource
 
 _TOKEN = re.compile(r"[A-Za-z0-9._~-]{24,512}")
-_PARAM = re.compile(r"[A-Za-z0-9._~-]{1,64}")
 
 
 def event_id(headers: Mapping[str, str], body: bytes) -> str:
@@ -41,7 +40,7 @@ def event_id(headers: Mapping[str, str], body: bytes) -> str:
     return body_digest_id(body)
 
 
-def build(source: SourceSettings, key: str) -> TokenVerifier:
+def build(source: LumaSource, key: str) -> TokenVerifier:
     require_keys(source, key, source.secrets)
     if source.tolerance is not None:
         raise ConfigError(f"{key}.tolerance", "luma signs no timestamp; remove the tolerance")
@@ -51,25 +50,21 @@ def build(source: SourceSettings, key: str) -> TokenVerifier:
                 f"{key}.secrets[{i}]",
                 "a URL token must be 24-512 URL-safe characters (A-Z a-z 0-9 - . _ ~)",
             )
-    param = option(source, key, "token_param", str, "token")
-    if not _PARAM.fullmatch(param):
-        raise ConfigError(f"{key}.token_param", "must be 1-64 URL-safe characters")
     return TokenVerifier(
         secrets=[secret.reveal().encode() for secret in source.secrets],
-        location=UrlToken(source.name, param),
+        location=UrlToken(source.name, source.token_param),
         event_id=event_id,
     )
 
 
 def sign_delivery(
-    source: SourceSettings, body: bytes, event_id: str, timestamp: int, url: str
+    source: LumaSource, body: bytes, event_id: str, timestamp: int, url: str
 ) -> Outgoing:
     """The token goes in the query (``token_param``); ``event_id`` is not sent: Luma's id is in
     the body."""
     if not source.secrets:
         raise ValueError(f"source {source.name!r} has no token to put in the callback URL")
-    param = source.options.get("token_param", "token")
-    query = urlencode({param: source.secrets[0].reveal()})
+    query = urlencode({source.token_param: source.secrets[0].reveal()})
     separator = "&" if "?" in url else "?"
     return Outgoing(f"{url}{separator}{query}", {"content-type": "application/json"}, body)
 
@@ -79,7 +74,6 @@ PROVIDER = Provider(
     "url-token",
     build,
     sign_delivery,
-    options=frozenset({"token_param"}),
     path_token=True,
     uses_url=True,
 )

@@ -83,7 +83,7 @@ def sign_delivery(
     return signed(source, body, event_id, timestamp, url, names=SVIX_NAMES)
 
 
-def _provider(name: str) -> Provider:
+def _provider(name: str) -> Provider[SourceSettings]:
     return Provider(name, "standard-webhooks", build, sign_delivery)
 
 

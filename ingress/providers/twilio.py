@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from urllib.parse import parse_qsl
 
-from ingress.providers.base import Outgoing, Provider, option, require_keys
+from ingress.providers.base import Outgoing, Provider, require_keys
 from ingress.schemes.twilio import (
     BODY_HASH_PARAM,
     IDEMPOTENCY_HEADER,
@@ -25,14 +25,14 @@ from ingress.schemes.twilio import (
     sign,
     signed_url,
 )
-from schemas.config import ConfigError, SourceSettings
+from schemas.config import ConfigError, TwilioSource
 
 
-def build(source: SourceSettings, key: str) -> TwilioVerifier:
+def build(source: TwilioSource, key: str) -> TwilioVerifier:
     require_keys(source, key, source.secrets)
     if source.tolerance is not None:
         raise ConfigError(f"{key}.tolerance", "twilio signs no timestamp; remove the tolerance")
-    public_url = option(source, key, "public_url", str)
+    public_url = source.public_url
     if public_url is not None:
         try:
             check_public_url(public_url)
@@ -44,7 +44,7 @@ def build(source: SourceSettings, key: str) -> TwilioVerifier:
 
 
 def sign_delivery(
-    source: SourceSettings, body: bytes, event_id: str, timestamp: int, url: str
+    source: TwilioSource, body: bytes, event_id: str, timestamp: int, url: str
 ) -> Outgoing:
     """A form body is signed with its fields (the bundled sample is a message status callback);
     a JSON body (one starting with ``{`` or ``[``) gets ``bodySHA256`` in the URL instead.
@@ -52,8 +52,7 @@ def sign_delivery(
     if not source.secrets:
         raise ValueError(f"source {source.name!r} has no auth token to sign with")
     token = source.secrets[0].reveal().encode()
-    public_url = source.options.get("public_url")
-    public_url = public_url if isinstance(public_url, str) else None
+    public_url = source.public_url
     if body.lstrip()[:1] in (b"{", b"["):
         separator = "&" if "?" in url else "?"
         url = f"{url}{separator}{BODY_HASH_PARAM}={hashlib.sha256(body).hexdigest()}"
@@ -71,6 +70,4 @@ def sign_delivery(
     return Outgoing(url, headers, body)
 
 
-PROVIDER = Provider(
-    "twilio", "twilio", build, sign_delivery, options=frozenset({"public_url"}), uses_url=True
-)
+PROVIDER = Provider("twilio", "twilio", build, sign_delivery, uses_url=True)

@@ -35,6 +35,7 @@ from ingress.schemes.base import Verified, check_window
 from ingress.schemes.jwks import JwksKeys, decode_public_key, decode_signing_key, parse_jwks
 from ingress.schemes.parsing import EVENT_ID
 from ingress.schemes.parsing import TIMESTAMP as TIMESTAMP_FORM
+from schemas.sources import FAL_JWKS_URL
 
 __all__ = [
     "FalVerifier",
@@ -50,7 +51,8 @@ REQUEST_ID = "x-fal-webhook-request-id"
 USER_ID = "x-fal-webhook-user-id"
 TIMESTAMP = "x-fal-webhook-timestamp"
 SIGNATURE = "x-fal-webhook-signature"
-DEFAULT_JWKS_URL = "https://rest.alpha.fal.ai/.well-known/jwks.json"
+#: fal's key set; the configuration's default (``schemas/sources.py``).
+DEFAULT_JWKS_URL = FAL_JWKS_URL
 
 # The ids are joined with newlines into the signed message: EVENT_ID allows no whitespace, so no
 # two header sets spell the same message, and only ASCII, so the text is the bytes fal signed.
