@@ -82,6 +82,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="send the same delivery N times, as a retrying sender would",
     )
 
+    config_cmd = commands.add_parser("config", help="the configuration file's schema and checks")
+    config_cmd.add_argument(
+        "action",
+        choices=["schema", "check"],
+        help="schema: print the JSON Schema generated from the models (--write publishes it to "
+        "schemas/json/config.schema.json); check: validate a file as every process does at start",
+    )
+    _config_arg(config_cmd)
+    config_cmd.add_argument(
+        "--write", action="store_true", help="schema: write the published file instead of printing"
+    )
+
     tail = commands.add_parser("tail", help="print records of a topic as they arrive")
     tail.add_argument("kind", choices=["raw", "canonical", "dlq"])
     _config_arg(tail, dev_default=True)
@@ -149,6 +161,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 1 if any(r.action == "mismatch" for r in results) else 0
     if args.command == "send":
         return _send(args)
+    if args.command == "config":
+        return _config(args)
     if args.command == "tail":
         from hookgate.tail import tail
 
@@ -231,3 +245,17 @@ def _send(args: argparse.Namespace) -> int:
         print(f"{result.status} {result.body}  (event id {result.event_id})")
         failures += result.status >= 300
     return 1 if failures else 0
+
+
+def _config(args: argparse.Namespace) -> int:
+    if args.action == "check":
+        settings, _ = _settings(args, dev_default=False)
+        print(f"{settings.origin}: valid ({len(settings.sources)} sources)")
+        return 0
+    text = config.json_schema_text()
+    if args.write:
+        config.SCHEMA_PATH.write_text(text, encoding="utf-8")
+        print(f"wrote {config.SCHEMA_PATH}")
+    else:
+        sys.stdout.write(text)
+    return 0

@@ -10,6 +10,7 @@ and a :class:`~schemas.secrets.Secret` never shows its value. The JSON Schema pu
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -33,7 +34,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.canonical import DEFAULT_TYPE_PREFIX, TYPE_PREFIX
 from schemas.config_errors import ConfigError, config_error
-from schemas.secrets import SECRET_REF_SCHEMA, Secret, SecretContext, TextRef
+from schemas.secrets import Secret, SecretContext, TextRef
 from schemas.sources import (
     SOURCE_MODELS,
     AnySource,
@@ -363,10 +364,20 @@ def parse(
     return settings
 
 
+#: Where the generated schema is published (``hookgate config schema --write``).
+SCHEMA_PATH = Path(__file__).parent / "json" / "config.schema.json"
+
+
+def json_schema_text() -> str:
+    """:func:`json_schema` as the published file's text."""
+    return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
 def json_schema() -> dict[str, Any]:
     """The configuration file's JSON Schema (draft 2020-12), generated from the models."""
     schema = Settings.model_json_schema(mode="validation")
-    schema.setdefault("$defs", {})["SecretRef"] = SECRET_REF_SCHEMA
+    # Each topic field fills in its own default name, so a topic mapping may omit it.
+    schema["$defs"]["TopicSpec"].pop("required", None)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://hookgate.dev/schemas/config.schema.json",

@@ -26,6 +26,28 @@ from pydantic_core import PydanticCustomError, core_schema
 MASK = "**********"
 
 
+#: The JSON Schema of a secret reference.
+SECRET_REF_SCHEMA: dict[str, Any] = {
+    "description": "A secret: inline text (development only), {env: NAME} or {file: PATH} "
+    "(relative to the config file). Never printed.",
+    "oneOf": [
+        {"type": "string", "minLength": 1},
+        {
+            "type": "object",
+            "properties": {"env": {"type": "string", "minLength": 1}},
+            "required": ["env"],
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
+            "properties": {"file": {"type": "string", "minLength": 1}},
+            "required": ["file"],
+            "additionalProperties": False,
+        },
+    ],
+}
+
+
 class Secret:
     """A secret value that never prints itself: ``repr`` and ``str`` are masked."""
 
@@ -61,29 +83,7 @@ class Secret:
     def __get_pydantic_json_schema__(
         cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
-        return {"$ref": "#/$defs/SecretRef"}
-
-
-#: The JSON Schema of a secret reference, published under ``$defs/SecretRef``.
-SECRET_REF_SCHEMA: dict[str, Any] = {
-    "description": "A secret: inline text (development only), {env: NAME} or {file: PATH} "
-    "(relative to the config file). Never printed.",
-    "oneOf": [
-        {"type": "string", "minLength": 1},
-        {
-            "type": "object",
-            "properties": {"env": {"type": "string", "minLength": 1}},
-            "required": ["env"],
-            "additionalProperties": False,
-        },
-        {
-            "type": "object",
-            "properties": {"file": {"type": "string", "minLength": 1}},
-            "required": ["file"],
-            "additionalProperties": False,
-        },
-    ],
-}
+        return dict(SECRET_REF_SCHEMA)
 
 
 class SecretContext:
@@ -130,4 +130,4 @@ def _as_text(value: Any, info: ValidationInfo) -> str:
 
 #: A reference whose resolved value is kept as text: public keys, Kafka client settings. Where
 #: it can be a password the field is hidden from ``repr``.
-TextRef = Annotated[str, PlainValidator(_as_text), WithJsonSchema({"$ref": "#/$defs/SecretRef"})]
+TextRef = Annotated[str, PlainValidator(_as_text), WithJsonSchema(SECRET_REF_SCHEMA)]
