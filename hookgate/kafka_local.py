@@ -22,14 +22,14 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
-__all__ = ["BrokerStatus", "LocalKafka", "LocalKafkaError"]
+__all__ = ["BrokerStatus", "LocalKafka", "LocalKafkaError", "SaslSslListener"]
 
 LOG4J_VERSION = "2.24.3"
 _LOG_TAIL_LINES = 20
@@ -49,6 +49,36 @@ class BrokerStatus:
     home: Path
 
 
+@dataclass(frozen=True)
+class SaslSslListener:
+    """A second listener, SASL PLAIN over TLS, for testing clients against a secured broker.
+
+    The default listener stays PLAINTEXT (the broker talks to itself and answers readiness checks
+    there); this one serves ``users`` on ``port``.
+    """
+
+    port: int
+    #: A PEM file holding the broker's private key (PKCS#8, unencrypted) and certificate chain.
+    key_and_cert: Path
+    #: User name -> password that SASL PLAIN accepts.
+    users: Mapping[str, str]
+
+    def properties(self) -> dict[str, str]:
+        for name, password in self.users.items():
+            if not re.fullmatch(r"[A-Za-z0-9._-]+", name + password):
+                raise LocalKafkaError("SASL users and passwords here are [A-Za-z0-9._-] only")
+        users = " ".join(f'user_{name}="{password}"' for name, password in self.users.items())
+        prefix = "listener.name.sasl_ssl."
+        return {
+            "sasl.enabled.mechanisms": "PLAIN",
+            f"{prefix}plain.sasl.jaas.config": (
+                f"org.apache.kafka.common.security.plain.PlainLoginModule required {users};"
+            ),
+            f"{prefix}ssl.keystore.type": "PEM",
+            f"{prefix}ssl.keystore.location": str(self.key_and_cert),
+        }
+
+
 class LocalKafka:
     """One broker whose configuration, data, log and pid file live under ``home``."""
 
@@ -62,6 +92,7 @@ class LocalKafka:
         cache_dir: Path | None = None,
         heap: str = "512m",
         progress: Callable[[str], None] = print,
+        sasl_ssl: SaslSslListener | None = None,
     ) -> None:
         self.home = Path(home).absolute()
         self.port = port
@@ -70,6 +101,7 @@ class LocalKafka:
         self.cache_dir = (cache_dir or _default_cache_dir()).absolute()
         self.heap = heap
         self.progress = progress
+        self.sasl_ssl = sasl_ssl
 
     @property
     def bootstrap(self) -> str:
@@ -194,7 +226,10 @@ class LocalKafka:
 
             java = _find_java()
             _check_java_version(java, _MIN_JAVA_FOR_KAFKA_4, self.version)
-            for port in (self.port, self.controller_port):
+            ports = [self.port, self.controller_port]
+            if self.sasl_ssl is not None:
+                ports.append(self.sasl_ssl.port)
+            for port in ports:
                 if _port_in_use(port):
                     raise LocalKafkaError(
                         f"port {port} on 127.0.0.1 is already in use by another process; stop "
@@ -277,7 +312,7 @@ class LocalKafka:
     def _check_running_config_matches(self, pid: int) -> None:
         # The running broker read the server.properties on disk; if it was started with other
         # ports, waiting for it to answer at ours would only time out and kill it.
-        wanted = _server_properties(self.port, self.controller_port, self._data_dir)
+        wanted = _server_properties(self.port, self.controller_port, self._data_dir, self.sasl_ssl)
         try:
             current = self._server_properties.read_text(encoding="utf-8")
         except OSError:
@@ -293,7 +328,8 @@ class LocalKafka:
     def _write_configs(self) -> None:
         self._data_dir.mkdir(parents=True, exist_ok=True)
         self._server_properties.write_text(
-            _server_properties(self.port, self.controller_port, self._data_dir), encoding="utf-8"
+            _server_properties(self.port, self.controller_port, self._data_dir, self.sasl_ssl),
+            encoding="utf-8",
         )
         self._log4j_properties.write_text(_LOG4J2_PROPERTIES, encoding="utf-8")
 
@@ -631,7 +667,9 @@ def _holder_pom(version: str) -> str:
     )
 
 
-def _server_properties(port: int, controller_port: int, data_dir: Path) -> str:
+def _server_properties(
+    port: int, controller_port: int, data_dir: Path, sasl_ssl: SaslSslListener | None = None
+) -> str:
     settings = {
         "process.roles": "broker,controller",
         "node.id": "1",
@@ -657,6 +695,13 @@ def _server_properties(port: int, controller_port: int, data_dir: Path) -> str:
         "log.cleaner.dedupe.buffer.size": "8388608",
         "log.retention.check.interval.ms": "30000",
     }
+    if sasl_ssl is not None:
+        extra = f"SASL_SSL://127.0.0.1:{sasl_ssl.port}"
+        settings["listeners"] += f",{extra}"
+        settings["advertised.listeners"] += f",{extra}"
+        settings["listener.security.protocol.map"] += ",SASL_SSL:SASL_SSL"
+        settings["inter.broker.listener.name"] = "PLAINTEXT"
+        settings.update(sasl_ssl.properties())
     return "".join(f"{key}={value}\n" for key, value in settings.items())
 
 

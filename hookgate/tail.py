@@ -9,7 +9,7 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaException, TopicPartition
 
-from schemas import canonical, deadletter, jsoncodec
+from schemas import canonical, deadletter, jsoncodec, kafka_clients
 from schemas import raw as raw_format
 from schemas.config import Settings
 
@@ -38,13 +38,14 @@ def tail(
     without one. Returns how many were printed."""
     topic = topic_for(settings, kind)
     consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka.bootstrap,
-            # Assigned partitions, no group: tailing never moves anybody's committed offsets.
-            "group.id": "hookgate-tail",
-            "enable.auto.commit": False,
-            **settings.kafka.client,
-        }
+        kafka_clients.librdkafka(
+            settings.kafka,
+            **{
+                # Assigned partitions, no group: tailing never moves anybody's committed offsets.
+                "group.id": "hookgate-tail",
+                "enable.auto.commit": False,
+            },
+        )
     )
     try:
         metadata = consumer.list_topics(topic, timeout=10)

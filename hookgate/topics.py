@@ -15,6 +15,7 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
+from schemas import kafka_clients
 from schemas.config import Settings, TopicSpec
 
 
@@ -32,7 +33,7 @@ class TopicResult:
 def ensure(
     settings: Settings, progress: Callable[[str], None] = print, timeout: float = 30.0
 ) -> list[TopicResult]:
-    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap, **settings.kafka.client})
+    admin = AdminClient(kafka_clients.librdkafka(settings.kafka))
     try:
         existing = admin.list_topics(timeout=timeout).topics
     except KafkaException as exc:

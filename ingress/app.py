@@ -21,6 +21,7 @@ from ingress.deliveries import DeliveryEndpoint
 from ingress.metrics import IngressMetrics
 from ingress.producer import KafkaProducer, RawProducer
 from ingress.providers import configure_sources
+from schemas import kafka_clients
 from schemas.config import Settings
 
 
@@ -35,7 +36,7 @@ def create_app(
     producer = producer or KafkaProducer(
         settings.kafka.bootstrap,
         delivery_timeout_ms=settings.kafka.delivery_timeout_ms,
-        client_config=settings.kafka.client,
+        client_config=kafka_clients.producer(settings.kafka),
         # Room for the largest body a source accepts plus the record's headers.
         max_message_bytes=max(
             [1_000_000, *(s.max_body_bytes + 65_536 for s in settings.sources.values())]

@@ -32,6 +32,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas import kafka_clients
 from schemas.canonical import DEFAULT_TYPE_PREFIX, TYPE_PREFIX
 from schemas.config_errors import ConfigError, config_error
 from schemas.secrets import Secret, SecretContext, TextRef
@@ -355,6 +356,7 @@ def parse(
         settings = Settings.model_validate(doc, context=context)
     except ValidationError as exc:
         raise config_error(exc, Settings, "sources") from None
+    kafka_clients.check(settings.kafka.client)
     seen: set[str] = set()
     for i, source in enumerate(settings.source_list):
         if source.name in seen:

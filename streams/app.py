@@ -16,6 +16,7 @@ from typing import Any
 import faust
 from faust.sensors.prometheus import setup_prometheus_sensors
 
+from schemas import kafka_clients
 from schemas.config import Settings
 from streams.emitter import Emitter
 from streams.metrics import WorkerMetrics
@@ -36,7 +37,8 @@ def create_app(settings: Settings, *, metrics: WorkerMetrics | None = None) -> W
     metrics = metrics or WorkerMetrics()
     app = WorkerApp(
         worker.app_id,
-        broker=";".join(f"kafka://{h.strip()}" for h in settings.kafka.bootstrap.split(",")),
+        # Brokers, TLS/SASL credentials and acks for Faust's consumer and changelog producer.
+        **kafka_clients.faust_app(settings.kafka),
         store=worker.store,
         datadir=str(Path(worker.data_dir)),
         web_port=worker.web_port,
@@ -44,12 +46,11 @@ def create_app(settings: Settings, *, metrics: WorkerMetrics | None = None) -> W
         topic_partitions=raw.partitions,
         topic_replication_factor=raw.replication_factor,
         consumer_auto_offset_reset="earliest",
-        producer_acks=-1,
     )
     app.emitter = Emitter(
         settings.kafka.bootstrap,
         max_in_flight=worker.max_in_flight,
-        client_config=settings.kafka.client,
+        client_config=kafka_clients.producer(settings.kafka),
     )
     setup_prometheus_sensors(app, registry=metrics.registry, name_prefix="hookgate_faust")
 

@@ -1,31 +1,67 @@
 """One real Kafka broker for the test session, started from Maven Central jars by our own code.
 
-Set ``HOOKGATE_TEST_BOOTSTRAP`` to run the Kafka tests against an existing cluster instead.
+Besides its PLAINTEXT listener it serves SASL PLAIN over TLS on a second port, with a certificate
+from a CA made for the session, for the tests of secured clusters (``kafka_sasl_ssl``). Set
+``HOOKGATE_TEST_BOOTSTRAP`` to run the Kafka tests against an existing cluster instead (the
+secured-cluster tests are then skipped).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 
-from hookgate.kafka_local import LocalKafka
+from hookgate.kafka_local import LocalKafka, SaslSslListener
 from tests.support import free_ports
+from tests.tls import TlsFiles, make_tls_files
+
+
+@dataclass(frozen=True)
+class SaslSsl:
+    """The session broker's SASL_SSL listener: its address, the CA and the one user."""
+
+    bootstrap: str
+    tls: TlsFiles
+    username: str = "hookgate"
+    password: str = "sasl-test-password"
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def _kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, SaslSsl | None]]:
     external = os.environ.get("HOOKGATE_TEST_BOOTSTRAP")
     if external:
-        yield external
+        yield external, None
         return
-    port, controller_port = free_ports(2)
+    home = tmp_path_factory.mktemp("kafka")
+    port, controller_port, sasl_port = free_ports(3)
+    secured = SaslSsl(f"127.0.0.1:{sasl_port}", make_tls_files(home / "tls"))
     broker = LocalKafka(
-        tmp_path_factory.mktemp("kafka"), port=port, controller_port=controller_port
+        home,
+        port=port,
+        controller_port=controller_port,
+        sasl_ssl=SaslSslListener(
+            sasl_port, secured.tls.server_key_and_cert, {secured.username: secured.password}
+        ),
     )
     bootstrap = broker.start()
     try:
-        yield bootstrap
+        yield bootstrap, secured
     finally:
         broker.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(_kafka: tuple[str, SaslSsl | None]) -> str:
+    return _kafka[0]
+
+
+@pytest.fixture(scope="session")
+def kafka_sasl_ssl(_kafka: tuple[str, SaslSsl | None]) -> SaslSsl:
+    if _kafka[1] is None:
+        pytest.skip(
+            "HOOKGATE_TEST_BOOTSTRAP names an external cluster without our SASL_SSL listener"
+        )
+    return _kafka[1]

@@ -108,6 +108,8 @@ class Stack:
     extra_sources: list[dict[str, Any]] = field(default_factory=list)
     #: ``worker.type_prefix``; None: the default.
     type_prefix: str | None = None
+    #: ``kafka.client`` settings (TLS, SASL) for every client of every process.
+    kafka_client: dict[str, Any] = field(default_factory=dict)
     name: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:8]}")
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -118,6 +120,7 @@ class Stack:
             "kafka": {
                 "bootstrap_servers": self.bootstrap,
                 "delivery_timeout_ms": self.delivery_timeout_ms,
+                "client": self.kafka_client,
             },
             "topics": {
                 "raw": {"name": f"{self.name}.raw", "partitions": self.raw_partitions},

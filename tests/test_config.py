@@ -417,7 +417,16 @@ def test_an_error_about_an_empty_secret_file_does_not_quote_the_file(tmp_path: P
 
 def test_a_kafka_client_password_does_not_show_in_the_repr_of_settings() -> None:
     settings = parse(
-        {"kafka": {"client": {"sasl.username": "svc", "sasl.password": "hunter2-kafka"}}},
+        {
+            "kafka": {
+                "client": {
+                    "security.protocol": "SASL_SSL",
+                    "sasl.mechanism": "PLAIN",
+                    "sasl.username": "svc",
+                    "sasl.password": "hunter2-kafka",
+                }
+            }
+        },
         env={},
     )
     assert "hunter2-kafka" not in repr(settings)
