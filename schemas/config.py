@@ -27,6 +27,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    WithJsonSchema,
     field_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -35,7 +36,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from schemas import kafka_clients
 from schemas.canonical import DEFAULT_TYPE_PREFIX, TYPE_PREFIX
 from schemas.config_errors import ConfigError, config_error
-from schemas.secrets import Secret, SecretContext, TextRef
+from schemas.secrets import SECRET_REF_SCHEMA, Secret, SecretContext, TextRef
 from schemas.sources import (
     SOURCE_MODELS,
     AnySource,
@@ -113,9 +114,14 @@ class KafkaSettings(BaseModel):
     #: librdkafka settings (TLS, SASL, ...) for every Kafka client of every process; the worker's
     #: Faust consumer and changelog producer get the security settings translated
     #: (``schemas/kafka_clients.py``). Values may be secret references; hidden from ``repr``.
-    client: dict[str, Annotated[TextRef, BeforeValidator(_client_value)]] = Field(
-        default_factory=dict, repr=False
-    )
+    client: dict[
+        str,
+        Annotated[
+            TextRef,
+            BeforeValidator(_client_value),
+            WithJsonSchema({"anyOf": [{"type": ["number", "boolean"]}, SECRET_REF_SCHEMA]}),
+        ],
+    ] = Field(default_factory=dict, repr=False)
 
     @property
     def bootstrap(self) -> str:
@@ -147,7 +153,14 @@ class TopicSpec(BaseModel):
     partitions: Annotated[int, Between(1, 10_000)] = 3
     replication_factor: Annotated[int, Between(1, 32)] = 1
     #: Broker topic configs, e.g. ``retention.ms``; merged over the topic's defaults.
-    config: dict[str, Annotated[str, BeforeValidator(_client_value)]] = Field(default_factory=dict)
+    config: dict[
+        str,
+        Annotated[
+            str,
+            BeforeValidator(_client_value),
+            WithJsonSchema({"type": ["string", "number", "boolean"]}),
+        ],
+    ] = Field(default_factory=dict)
 
 
 def _defaults(name: str, retention_days: int) -> TopicSpec:

@@ -40,6 +40,14 @@ def test_a_topic_mapping_without_a_name_and_a_short_form_are_valid_by_the_schema
     validator().validate({"topics": {"raw": {"partitions": 6}, "canonical": "c.events"}})
 
 
+def test_numbers_and_references_in_client_settings_are_valid_by_the_schema() -> None:
+    document = {
+        "kafka": {"client": {"linger.ms": 5, "sasl.password": {"file": "kafka-password"}}},
+        "topics": {"raw": {"config": {"retention.ms": 1000}}},
+    }
+    validator().validate(document)
+
+
 @pytest.mark.parametrize(
     "document",
     [

@@ -98,7 +98,8 @@ def test_sasl_over_tls_becomes_faust_sasl_credentials_with_a_verifying_context(
     assert (credentials.username, credentials.password) == ("svc", "kafka-pass-1")
     context = credentials.ssl_context
     assert isinstance(context, ssl.SSLContext)
-    assert context.verify_mode is ssl.CERT_REQUIRED and context.check_hostname
+    assert context.verify_mode is ssl.CERT_REQUIRED
+    assert context.check_hostname
     assert [c["subject"] for c in context.get_ca_certs()] == [
         ((("commonName", "hookgate test CA"),),)
     ]
