@@ -310,7 +310,7 @@ class EnvironmentOverrides(BaseSettings):
         """From the process environment, or from ``env`` alone when given (tests, tools)."""
         if env is None:
             return cls()
-        # Every field given explicitly, so the process environment is not consulted.
+        # model_validate skips the settings sources: only ``env`` is read.
         return cls.model_validate(
             {
                 str(field.validation_alias): env.get(str(field.validation_alias)) or None
