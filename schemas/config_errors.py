@@ -39,10 +39,10 @@ def config_error(exc: ValidationError, root: type[BaseModel], sources_field: str
         given = error.get("ctx", {}).get("tag")
         known = ", ".join(sorted(SOURCE_MODELS))
         return ConfigError(key, f"unknown provider {given!r} (known: {known})")
-    return ConfigError(_path(loc), _reason(error, _model_at(root, loc[:-1], tag)))
+    return ConfigError(_path(loc), _reason(error, _model_at(root, loc[:-1], tag), tag))
 
 
-def _reason(error: ErrorDetails, model: type[BaseModel] | None) -> str:
+def _reason(error: ErrorDetails, model: type[BaseModel] | None, provider: str | None) -> str:
     kind, value = error["type"], error.get("input")
     if kind == "config":
         return error["msg"]
@@ -52,7 +52,6 @@ def _reason(error: ErrorDetails, model: type[BaseModel] | None) -> str:
         if model is None:
             return "unknown key"
         allowed = ", ".join(sorted(f.alias or name for name, f in model.model_fields.items()))
-        provider = _provider_of(model)
         if provider:
             return f"unknown key for provider {provider} (allowed: {allowed})"
         return f"unknown key (allowed: {allowed})"
@@ -68,13 +67,6 @@ def _reason(error: ErrorDetails, model: type[BaseModel] | None) -> str:
     if kind in ("tuple_type", "list_type"):
         return f"must be a list, not {type(value).__name__}"
     return str(error["msg"])
-
-
-def _provider_of(model: type[BaseModel]) -> str:
-    field = model.model_fields.get("provider")
-    if field is None or typing.get_origin(field.annotation) is not typing.Literal:
-        return ""
-    return "/".join(typing.get_args(field.annotation))
 
 
 def _model_at(
