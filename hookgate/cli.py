@@ -223,7 +223,7 @@ def _send(args: argparse.Namespace) -> int:
 
     settings, path = _settings(args, dev_default=True)
     signing_key = args.signing_key
-    if signing_key is None and path == _dev_config_path():
+    if signing_key is None and path.resolve() == _dev_config_path().resolve():
         signing_key = dev_signing_key(args.source)
     body = args.payload.read_bytes() if args.payload else None
     event_id = args.event_id

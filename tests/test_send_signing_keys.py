@@ -36,3 +36,14 @@ def test_the_development_signing_key_is_the_private_half_of_the_dev_configs_fal_
 
 def test_sources_without_a_development_key_have_none() -> None:
     assert dev_signing_key("stripe") is None
+
+
+def test_hookgate_send_plays_fal_of_the_development_config_with_its_bundled_key(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from hookgate.cli import main
+
+    # Port 9 refuses: signing succeeded when the error is about reaching the ingress.
+    url = "http://127.0.0.1:9/webhooks/fal"
+    assert main(["send", "fal", "--config", str(DEV_CONFIG), "--url", url]) == 1
+    assert "cannot reach the ingress" in capsys.readouterr().err
