@@ -87,7 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
         "action",
         choices=["schema", "check"],
         help="schema: print the JSON Schema generated from the models (--write publishes it to "
-        "schemas/json/config.schema.json); check: validate a file as every process does at start",
+        "schemas/json/config.v1.schema.json); check: validate a file as every process does "
+        "at start",
     )
     _config_arg(config_cmd)
     config_cmd.add_argument(

@@ -5,7 +5,7 @@
 - :mod:`schemas.published`: the published JSON Schemas in ``json/``, by identifier; how they may
   change is ``README.md``, checked by :mod:`schemas.compat`.
 - :mod:`schemas.config`: the configuration file both processes read (typed models;
-  ``json/config.schema.json`` is generated from them), and :mod:`schemas.kafka_clients`: every
+  ``json/config.v1.schema.json`` is generated from them), and :mod:`schemas.kafka_clients`: every
   Kafka client's settings built from it.
 
 ``ingress`` and ``streams`` never import each other; they meet here, as they meet in Kafka.

@@ -5,7 +5,7 @@ here with the other contracts. It is validated once per process into frozen pyda
 (unknown keys refused everywhere) and passed down; nothing else reads the environment. Every error
 is a :class:`ConfigError` that names the key as a path (``sources[0].secrets[1]``) and the reason,
 and a :class:`~schemas.secrets.Secret` never shows its value. The JSON Schema published in
-``schemas/json/config.schema.json`` is generated from these models (:func:`json_schema`).
+``schemas/json/config.v1.schema.json`` is generated from these models (:func:`json_schema`).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from schemas import kafka_clients
+from schemas import kafka_clients, published
 from schemas.canonical import DEFAULT_TYPE_PREFIX, TYPE_PREFIX
 from schemas.config_errors import ConfigError, config_error
 from schemas.secrets import SECRET_REF_SCHEMA, Secret, SecretContext, TextRef
@@ -380,7 +380,7 @@ def parse(
 
 
 #: Where the generated schema is published (``hookgate config schema --write``).
-SCHEMA_PATH = Path(__file__).parent / "json" / "config.schema.json"
+SCHEMA_PATH = published.DIRECTORY / "config.v1.schema.json"
 
 
 def json_schema_text() -> str:
@@ -395,6 +395,8 @@ def json_schema() -> dict[str, Any]:
     schema["$defs"]["TopicSpec"].pop("required", None)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "https://hookgate.dev/schemas/config.schema.json",
+        "$id": published.BASE_URI + SCHEMA_PATH.name,
+        # Semantic versioning as every published schema (schemas/README.md).
+        "version": "1.0.0",
         **schema,
     }
