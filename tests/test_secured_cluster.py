@@ -74,5 +74,6 @@ def test_a_signed_delivery_comes_out_canonical_through_sasl_and_tls_only(
         )
     assert lines, f"nothing on the canonical topic; worker log:\n{stack.log('worker')}"
     record = json.loads(lines[0])
-    assert (record["id"], record["type"]) == ("msg_secured", "standard-webhooks.invoice.paid")
+    expected_type = f"{stack.settings.worker.type_prefix}standard-webhooks.invoice.paid"
+    assert (record["id"], record["type"]) == ("msg_secured", expected_type)
     assert record["source"] == "/hookgate/e2e"
