@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     ingress = commands.add_parser("ingress", help="run the ingress HTTP service (production)")
     _config_arg(ingress)
     ingress.add_argument("--log-level", default="INFO")
+    ingress.add_argument(
+        "--workers", type=int, default=1, help="processes sharing the port (default 1)"
+    )
 
     worker = commands.add_parser("worker", help="run the stream worker (production)")
     _config_arg(worker)
@@ -140,7 +143,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "ingress":
         from ingress.server import serve
 
-        serve(_settings(args, dev_default=False)[0], log_level=args.log_level)
+        serve(
+            _settings(args, dev_default=False)[0],
+            log_level=args.log_level,
+            workers=args.workers,
+        )
         return 0
     if args.command == "worker":
         from streams.worker import run as run_worker

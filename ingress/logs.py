@@ -1,11 +1,24 @@
-"""JSON logs to stdout: one object per line, one line per delivery."""
+"""JSON logs to stdout: one object per line, one line per delivery.
+
+The per-delivery line is on by default, so it has to be cheap; a profile of the ingress under
+load put the stdlib path (record attributes, formatting, a write and a flush per line) at ~10 %
+of a request. What :func:`configure` changes:
+
+- records skip what no line prints: the caller's frame, thread, process names (the stdlib's
+  documented ``logging`` switches);
+- the formatter renders the timestamp's seconds once per second, and produces bytes;
+- :class:`TickBatchedHandler` writes the lines of one event-loop tick with one ``write``, at the
+  end of that tick (so never later than the requests that caused them are answered); records
+  from other threads, and warnings and errors, are written at once.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 import time
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -13,10 +26,21 @@ _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"me
 
 
 class JsonFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__()
+        self._second = -1
+        self._stamp = ""
+
     def format(self, record: logging.LogRecord) -> str:
+        return self.format_bytes(record).decode()
+
+    def format_bytes(self, record: logging.LogRecord) -> bytes:
+        second = int(record.created)
+        if second != self._second:
+            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
         line: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "ts": f"{self._stamp}.{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
@@ -25,12 +49,69 @@ class JsonFormatter(logging.Formatter):
         line.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
-        return orjson.dumps(line, default=str).decode()
+        return orjson.dumps(line, default=str)
+
+
+class TickBatchedHandler(logging.Handler):
+    """JSON lines to a binary stream, one write per event-loop tick for the loop's records."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        super().__init__()
+        self.formatter: JsonFormatter = JsonFormatter()
+        self._stream = stream
+        self._pending = bytearray()
+        self._scheduled = False
+
+    def setFormatter(self, fmt: logging.Formatter | None) -> None:
+        if not isinstance(fmt, JsonFormatter):
+            raise TypeError("TickBatchedHandler writes JSON lines only")
+        self.formatter = fmt
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._pending += self.formatter.format_bytes(record)
+            self._pending += b"\n"
+            if record.levelno >= logging.WARNING or not self._schedule():
+                self._write()
+        except Exception:
+            self.handleError(record)
+
+    def _schedule(self) -> bool:
+        """True when a flush at the end of this loop tick is (already) scheduled."""
+        if self._scheduled:
+            return True
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not on an event loop's thread
+            return False
+        loop.call_soon(self.flush)
+        self._scheduled = True
+        return True
+
+    def flush(self) -> None:
+        with self.lock:  # type: ignore[union-attr]  # created by Handler.__init__
+            self._scheduled = False
+            self._write()
+
+    def _write(self) -> None:
+        if self._pending:
+            self._stream.write(self._pending)
+            self._pending.clear()
+            self._stream.flush()
+
+    def close(self) -> None:
+        self.flush()
+        super().close()
 
 
 def configure(level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(JsonFormatter())
+    # Nothing in a line needs them; each costs a lookup per record (documented switches).
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    logging._srcfile = None  # no stack walk for the caller's file and line
+    sys.stdout.flush()
+    handler = TickBatchedHandler(sys.stdout.buffer)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -1,5 +1,8 @@
 """The ingress app over HTTP (in-process ASGI), with a FAKE producer standing in for Kafka.
 
+Every test runs twice: against the Starlette app, and as ``hookgate ingress`` serves it (wrapped
+in :class:`ingress.server.DirectRoutes`, which sends deliveries past Starlette's router).
+
 ``FakeProducer`` records what the app would write and answers ``ready`` as told; nothing here
 talks to a broker. The real producer against a real broker is covered by the Kafka tests.
 """
@@ -21,6 +24,7 @@ from ingress.app import create_app
 from ingress.errors import BrokerUnavailable
 from ingress.logs import JsonFormatter
 from ingress.schemes.standard_webhooks import decode_secret, sign
+from ingress.server import DirectRoutes
 from schemas import raw
 from schemas.config import Settings, parse
 from tests.fakes import FakeProducer
@@ -75,12 +79,17 @@ def app(producer: FakeProducer) -> Starlette:
     return create_app(settings(), producer=producer, clock=lambda: FIXED)
 
 
-@pytest.fixture
-async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+@pytest.fixture(params=["starlette", "served"])
+async def client(
+    app: Starlette, request: pytest.FixtureRequest
+) -> AsyncIterator[httpx.AsyncClient]:
+    served = app if request.param == "starlette" else DirectRoutes(app)
     # ASGITransport does not send lifespan events: run the app's lifespan around the client.
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hookgate") as c,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=served), base_url="http://hookgate"
+        ) as c,
     ):
         yield c
 

@@ -24,6 +24,7 @@ from ingress.logs import JsonFormatter
 from ingress.providers import ConfiguredSource, configure_sources
 from ingress.schemes.base import body_digest_id
 from ingress.schemes.token import SecretSet
+from ingress.server import DirectRoutes
 from schemas import raw
 from schemas.config import ConfigError, parse
 from tests.fakes import FakeProducer
@@ -233,16 +234,22 @@ def producer() -> FakeProducer:
     return FakeProducer()
 
 
-@pytest.fixture
-async def client(producer: FakeProducer) -> AsyncIterator[httpx.AsyncClient]:
+@pytest.fixture(params=["starlette", "served"])
+async def client(
+    producer: FakeProducer, request: pytest.FixtureRequest
+) -> AsyncIterator[httpx.AsyncClient]:
     sources = [
         {"name": "luma", "provider": "luma", "secrets": [OLD_TOKEN, TOKEN]},
         {"name": "other", "provider": "api-key", "secrets": ["k"]},
     ]
     app = create_app(parse({"sources": sources}, env={}), producer=producer)
+    # As the Starlette app, and as `hookgate ingress` serves it (DirectRoutes).
+    served = app if request.param == "starlette" else DirectRoutes(app)
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hookgate") as c,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=served), base_url="http://hookgate"
+        ) as c,
     ):
         yield c
 

@@ -1,0 +1,92 @@
+"""The ingress's JSON log lines: one object per line, written by the end of the loop tick."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from ingress.logs import JsonFormatter, TickBatchedHandler
+
+
+@pytest.fixture
+def stream() -> io.BytesIO:
+    return io.BytesIO()
+
+
+@pytest.fixture
+def log(stream: io.BytesIO) -> Iterator[logging.Logger]:
+    logger = logging.getLogger("hookgate.test.logs")
+    handler = TickBatchedHandler(stream)
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    yield logger
+    logger.removeHandler(handler)
+    handler.close()
+
+
+def lines(stream: io.BytesIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+async def test_lines_logged_on_the_loop_are_written_together_at_the_end_of_the_tick(
+    log: logging.Logger, stream: io.BytesIO
+) -> None:
+    for n in range(3):
+        log.info("delivery", extra={"event_id": f"msg_{n}", "status": 200})
+    assert stream.getvalue() == b""
+    await asyncio.sleep(0)
+    assert [line["event_id"] for line in lines(stream)] == ["msg_0", "msg_1", "msg_2"]
+
+
+async def test_warnings_are_written_at_once_with_what_was_pending(
+    log: logging.Logger, stream: io.BytesIO
+) -> None:
+    log.info("delivery", extra={"event_id": "msg_1"})
+    log.warning("kafka: broker down")
+    assert [line["msg"] for line in lines(stream)] == ["delivery", "kafka: broker down"]
+
+
+def test_lines_logged_off_the_loop_are_written_at_once(
+    log: logging.Logger, stream: io.BytesIO
+) -> None:
+    thread = threading.Thread(target=log.info, args=("from librdkafka's thread",))
+    thread.start()
+    thread.join()
+    log.info("no loop here")
+    assert [line["msg"] for line in lines(stream)] == ["from librdkafka's thread", "no loop here"]
+
+
+async def test_closing_the_handler_writes_what_is_pending(stream: io.BytesIO) -> None:
+    handler = TickBatchedHandler(stream)
+    handler.handle(logging.LogRecord("hookgate", logging.INFO, "f", 1, "last words", None, None))
+    handler.close()
+    assert [line["msg"] for line in lines(stream)] == ["last words"]
+
+
+def test_a_line_is_one_json_object_with_the_extra_fields_and_a_utc_timestamp() -> None:
+    formatter = JsonFormatter()
+    rendered = []
+    for created in (1_795_000_000.25, 1_795_000_000.5, 1_795_000_001.0):
+        record = logging.LogRecord("hookgate.ingress", logging.INFO, "f", 1, "delivery", None, None)
+        record.created, record.msecs = created, (created % 1) * 1000
+        record.source = "demo"
+        rendered.append(json.loads(formatter.format(record)))
+    assert [r["ts"] for r in rendered] == [
+        "2026-11-18T11:06:40.250Z",
+        "2026-11-18T11:06:40.500Z",
+        "2026-11-18T11:06:41.000Z",
+    ]
+    assert rendered[0] == {
+        "ts": "2026-11-18T11:06:40.250Z",
+        "level": "info",
+        "logger": "hookgate.ingress",
+        "msg": "delivery",
+        "source": "demo",
+    }
