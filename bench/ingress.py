@@ -72,10 +72,12 @@ FAL_PUBLIC = base64.urlsafe_b64encode(
 ).decode()
 SIZES = {"1k": 1024, "10k": 10240}
 
-#: What "tuned" changes against the shipped defaults: `hookgate ingress` arguments.
-TUNED: list[str] = []
+#: What "tuned" changes against the shipped defaults: `hookgate ingress` arguments. Without the
+#: per-delivery log line (for operators who take access logs from their proxy instead).
+TUNED: list[str] = ["--log-level", "WARNING"]
 #: Servers and the sources they take (bare and handwritten know only Standard Webhooks).
 SERVERS = {
+    "before": ("hmac", "ed25519"),
     "bare": ("hmac",),
     "handwritten": ("hmac",),
     "default": ("hmac", "ed25519"),
@@ -141,13 +143,14 @@ class Server:
     command: list[str]
     env: dict[str, str] = field(default_factory=dict)
     cpu: str | None = None
+    cwd: Path = ROOT
     process: subprocess.Popen[bytes] | None = None
 
     def start(self, workdir: Path) -> None:
         out = (workdir / f"{self.name}.log").open("ab")
         self.process = subprocess.Popen(
             pinned(self.cpu, self.command),
-            cwd=ROOT,
+            cwd=self.cwd,
             stdout=out,
             stderr=subprocess.STDOUT,
             env={**os.environ, **self.env},
@@ -196,7 +199,11 @@ def ensure_wrk() -> None:
         return
     if os.geteuid() == 0 and shutil.which("apt-get"):
         log("wrk is missing: apt-get install -y wrk")
-        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True, capture_output=True)
+        install = ["apt-get", "install", "-y", "-q", "wrk"]
+        if subprocess.run(install, capture_output=True).returncode != 0:
+            # A fresh machine has no package lists yet.
+            subprocess.run(["apt-get", "update", "-q"], capture_output=True)
+            subprocess.run(install, capture_output=True)
         if shutil.which("wrk"):
             return
     raise SystemExit("wrk is not installed and could not be: apt-get install wrk")
@@ -212,16 +219,51 @@ def checked(command: list[str], timeout: float) -> str:
 # --- measurements ------------------------------------------------------------------------------
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its descendants (uvicorn's workers)."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    family = {pid}
+    grew = True
+    while grew:
+        more = {child for child, parent in parents.items() if parent in family} - family
+        family |= more
+        grew = bool(more)
+    return sum(times.get(p, 0.0) for p in family)
+
+
+def summary(figures: list[dict[str, Any]]) -> dict[str, Any]:
+    cpu = [f["cpu_us_per_request"] for f in figures if "cpu_us_per_request" in f]
+    return {
+        "median": statistics.median(f["rate"] for f in figures),
+        "cpu_us_per_request": statistics.median(cpu) if cpu else None,
+        "non_2xx": sum(f.get("non_2xx", 0) + f.get("failed", 0) for f in figures),
+        "rounds": figures,
+    }
+
+
 def run_wrk(cpu: str | None, url: str, script: Path, seconds: float) -> dict[str, Any]:
     command = ["wrk", "-t1", "-c64", f"-d{max(1, round(seconds))}s", "-s", str(script), url]
     out = subprocess.run(
         pinned(cpu, command), capture_output=True, text=True, check=True, timeout=seconds + 60
     ).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     refused = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
     return {
         "rate": rate,
+        "requests": requests,
         "non_2xx": int(refused.group(1)) if refused else 0,
         "socket_errors": errors.group(1) if errors else None,
     }
@@ -312,7 +354,7 @@ def hookgate_config(
 
 
 def servers_for(
-    workdir: Path, bootstrap: str, tag: str, wanted: list[str], cpu: str | None
+    workdir: Path, bootstrap: str, tag: str, wanted: list[str], cpu: str | None, before: str
 ) -> tuple[dict[str, Server], str]:
     """The servers of the run, each on its own port; all hookgate ones share one raw topic."""
     ports = dict(zip(wanted, free_ports(len(wanted)), strict=True))
@@ -337,6 +379,17 @@ def servers_for(
             servers[name] = Server(name, port, command, env=env, cpu=cpu)
             continue
         command = [sys.executable, "-m", "hookgate", "ingress", "--config", str(path)]
+        if name == "before":
+            # The ingress at another revision (default settings), from a copy of its tree:
+            # `python -m hookgate` in that directory imports that revision's packages.
+            tree = workdir / "before"
+            tree.mkdir()
+            archive = subprocess.run(
+                ["git", "-C", str(ROOT), "archive", before], capture_output=True, check=True
+            ).stdout
+            subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+            servers[name] = Server(name, port, command, cpu=cpu, cwd=tree)
+            continue
         if name.startswith("tuned"):
             command += TUNED
         if name in TWO_PROCESS:
@@ -502,7 +555,9 @@ def measure(args: argparse.Namespace, plan: Plan, workdir: Path) -> dict[str, An
         "latency": {},
     }
     with broker(workdir, args.bootstrap) as bootstrap:
-        servers, raw_topic = servers_for(workdir, bootstrap, tag, plan.servers, server_cpu)
+        servers, raw_topic = servers_for(
+            workdir, bootstrap, tag, plan.servers, server_cpu, args.before
+        )
         try:
             for server in servers.values():
                 server.start(workdir)
@@ -510,7 +565,7 @@ def measure(args: argparse.Namespace, plan: Plan, workdir: Path) -> dict[str, An
                 server.wait_ready(workdir)
             log(f"servers up: {', '.join(servers)}")
             todo = cells(plan)
-            rates: dict[str, list[float]] = {key(c): [] for c in todo}
+            rounds: dict[str, list[dict[str, Any]]] = {key(c): [] for c in todo}
             warm: set[str] = set()
             for round_no in range(plan.rounds):
                 shift = round_no * max(1, len(todo) // max(1, plan.rounds))
@@ -527,7 +582,6 @@ def measure(args: argparse.Namespace, plan: Plan, workdir: Path) -> dict[str, An
                         figure = run_produce_loop(
                             server_cpu, bootstrap, raw_topic, SIZES[size], plan.seconds
                         )
-                        rate = figure["rate"]
                     else:
                         where = "sw" if source == "hmac" else "fal"
                         url = f"http://127.0.0.1:{servers[server].port}/webhooks/{where}"
@@ -535,15 +589,25 @@ def measure(args: argparse.Namespace, plan: Plan, workdir: Path) -> dict[str, An
                         if server not in warm:
                             run_wrk(cpu, url, scripts[source, size], min(2, plan.seconds))
                             warm.add(server)
+                        pid = servers[server].process.pid  # type: ignore[union-attr]
+                        cpu_before = cpu_seconds(pid)
                         figure = run_wrk(cpu, url, scripts[source, size], plan.seconds)
-                        if figure["non_2xx"]:
-                            log(f"WARNING {key(cell)}: {figure['non_2xx']} non-2xx answers")
-                        rate = figure["rate"]
-                    rates[key(cell)].append(rate)
-                    log(f"round {round_no + 1}/{plan.rounds} {key(cell):24} {rate:9.0f} /s")
-            results["throughput"] = {
-                k: {"median": statistics.median(v), "rounds": v} for k, v in rates.items()
-            }
+                        spent = cpu_seconds(pid) - cpu_before
+                        figure["cpu_us_per_request"] = spent / max(1, figure["requests"]) * 1e6
+                        if figure["non_2xx"] or figure["socket_errors"]:
+                            log(f"WARNING {key(cell)}: {figure}")
+                    rounds[key(cell)].append(figure)
+                    log(
+                        f"round {round_no + 1}/{plan.rounds} {key(cell):24} "
+                        f"{figure['rate']:9.0f} /s"
+                        + (
+                            f"  {figure['cpu_us_per_request']:6.0f} us CPU/request"
+                            if "cpu_us_per_request" in figure
+                            else ""
+                        )
+                    )
+            results["throughput"] = {k: summary(v) for k, v in rounds.items()}
+            rates = {k: [r["rate"] for r in v] for k, v in rounds.items()}
             for cell in plan.latency_cells:
                 server, source, size = cell
                 if key(cell) not in rates:
@@ -601,18 +665,22 @@ def table(results: dict[str, Any]) -> str:
         return thr[k]["median"] if k in thr else None
 
     lines = [
-        "| server | source | body | req/s (median) | rounds min-max | x bare | x handwritten |",
-        "|---|---|---|---|---|---|---|",
+        "| server | source | body | req/s (median) | rounds min-max | x bare | x handwritten "
+        "| CPU us/request |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for k, v in thr.items():
         server, source, size = k.split("/")
         bare = median(f"bare/hmac/{size}")
         hand = median(f"handwritten/hmac/{size}")
-        ratio_bare = f"{v['median'] / bare:.2f}" if bare and server != "bare" else ""
-        ratio_hand = f"{v['median'] / hand:.2f}" if hand and server not in ("bare",) else ""
+        http = server not in ("bare", "produce")
+        ratio_bare = f"{v['median'] / bare:.2f}" if bare and http else ""
+        ratio_hand = f"{v['median'] / hand:.2f}" if hand and http else ""
+        rates = [r["rate"] for r in v["rounds"]]
+        cpu = f"{v['cpu_us_per_request']:.0f}" if v.get("cpu_us_per_request") else ""
         lines.append(
             f"| {server} | {source} | {size} | {v['median']:,.0f} | "
-            f"{min(v['rounds']):,.0f}-{max(v['rounds']):,.0f} | {ratio_bare} | {ratio_hand} |"
+            f"{min(rates):,.0f}-{max(rates):,.0f} | {ratio_bare} | {ratio_hand} | {cpu} |"
         )
     if results["latency"]:
         lines += [
@@ -648,12 +716,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=5, help="per throughput measurement")
     parser.add_argument("--latency-seconds", type=float, default=8)
-    parser.add_argument("--servers", nargs="+", default=list(SERVERS), choices=list(SERVERS))
+    parser.add_argument(
+        "--servers", nargs="+", default=list(SERVERS), choices=list(SERVERS), help="(all)"
+    )
     parser.add_argument("--sources", nargs="+", default=["hmac", "ed25519"])
     parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
     parser.add_argument("--e2e-rate", type=float, default=200)
     parser.add_argument("--e2e-seconds", type=float, default=10)
     parser.add_argument("--bootstrap", help="an existing broker (default: start one)")
+    parser.add_argument(
+        "--before",
+        default="6d1d107",
+        help="git revision of the `before` server: hookgate ingress before issue 11's changes",
+    )
     parser.add_argument("--out", type=Path, help="JSON results (default: bench/results/...)")
     args = parser.parse_args()
     latency_cells = [
@@ -666,8 +741,8 @@ def main() -> None:
         ("tuned-2p", "hmac", "1k"),
     ]
     if args.smoke:
-        plan = Plan(1, 1, 1, ["bare", "handwritten", "default"], ["hmac", "ed25519"], ["1k"],
-                    [("default", "hmac", "1k")], 20, 1)  # fmt: skip
+        plan = Plan(1, 1, 1, ["bare", "handwritten", "default", "tuned-2p"], ["hmac", "ed25519"],
+                    ["1k"], [("default", "hmac", "1k")], 20, 1)  # fmt: skip
     else:
         plan = Plan(
             args.rounds,
