@@ -60,7 +60,9 @@ class TickBatchedHandler(logging.Handler):
         self.formatter: JsonFormatter = JsonFormatter()
         self._stream = stream
         self._pending = bytearray()
-        self._scheduled = False
+        # The loop a flush is scheduled on; a loop closed before running it must not leave
+        # later records waiting for a flush that never comes.
+        self._flush_on: asyncio.AbstractEventLoop | None = None
 
     def setFormatter(self, fmt: logging.Formatter | None) -> None:
         if not isinstance(fmt, JsonFormatter):
@@ -78,19 +80,18 @@ class TickBatchedHandler(logging.Handler):
 
     def _schedule(self) -> bool:
         """True when a flush at the end of this loop tick is (already) scheduled."""
-        if self._scheduled:
-            return True
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # not on an event loop's thread
             return False
-        loop.call_soon(self.flush)
-        self._scheduled = True
+        if self._flush_on is not loop:
+            loop.call_soon(self.flush)
+            self._flush_on = loop
         return True
 
     def flush(self) -> None:
         with self.lock:  # type: ignore[union-attr]  # created by Handler.__init__
-            self._scheduled = False
+            self._flush_on = None
             self._write()
 
     def _write(self) -> None:
@@ -113,5 +114,7 @@ def configure(level: str = "INFO") -> None:
     sys.stdout.flush()
     handler = TickBatchedHandler(sys.stdout.buffer)
     root = logging.getLogger()
+    for previous in root.handlers:
+        previous.flush()
     root.handlers[:] = [handler]
     root.setLevel(level)

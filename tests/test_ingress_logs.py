@@ -63,6 +63,28 @@ def test_lines_logged_off_the_loop_are_written_at_once(
     assert [line["msg"] for line in lines(stream)] == ["from librdkafka's thread", "no loop here"]
 
 
+def test_a_loop_closed_before_its_flush_does_not_hold_back_later_lines(
+    log: logging.Logger, stream: io.BytesIO
+) -> None:
+    async def log_and_stop() -> None:
+        log.info("first loop")
+        asyncio.get_running_loop().stop()  # before the next tick, where the flush would run
+
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(log_and_stop())
+    loop.run_forever()
+    assert task.done()
+    loop.close()
+    assert stream.getvalue() == b""
+
+    async def log_and_yield() -> None:
+        log.info("second loop")
+        await asyncio.sleep(0)
+
+    asyncio.run(log_and_yield())
+    assert [line["msg"] for line in lines(stream)] == ["first loop", "second loop"]
+
+
 async def test_closing_the_handler_writes_what_is_pending(stream: io.BytesIO) -> None:
     handler = TickBatchedHandler(stream)
     handler.handle(logging.LogRecord("hookgate", logging.INFO, "f", 1, "last words", None, None))
