@@ -23,6 +23,9 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "helm" / "hookgate"
 SCENARIOS = sorted((CHART / "ci").glob("*-values.yaml"))
+#: The Kubernetes version templates render for and manifests are validated against (a current
+#: one; the chart's kubeVersion floor is lower).
+KUBERNETES_VERSION = "1.31.0"
 RELEASE = "hg"
 NAMESPACE = "hooks"
 
@@ -75,6 +78,7 @@ def _template(value_files: tuple[str, ...], values: str) -> subprocess.Completed
         extra.write(values)  # JSON is YAML: helm reads it as one more values file
         extra.flush()
         args = ["template", RELEASE, str(CHART), "--namespace", NAMESPACE]
+        args += ["--kube-version", KUBERNETES_VERSION]
         for file in (*value_files, extra.name):
             args += ["--values", file]
         return run_helm(*args)

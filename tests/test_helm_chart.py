@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import yaml
 from schemas import config
 from tests.chart import (
     CHART,
+    KUBERNETES_VERSION,
     SCENARIOS,
     config_file,
     find,
@@ -25,9 +27,6 @@ from tests.chart import (
     run_helm,
 )
 
-#: The Kubernetes version the manifests are validated against (the chart's kubeVersion floor is
-#: lower; this is a current one the schemas of kubernetes-validate cover).
-KUBERNETES_VERSION = "1.31.0"
 #: Custom resources: no schema in kubernetes-validate; their shape is checked by the tests below.
 CUSTOM_KINDS = {"ScaledObject", "TriggerAuthentication", "ServiceMonitor", "PrometheusRule"}
 
@@ -46,17 +45,30 @@ DEMO_SOURCE = {
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.name)
 def test_chart_lints_strictly(scenario: Path) -> None:
-    result = run_helm("lint", "--strict", str(CHART), "--values", str(scenario))
+    result = run_helm(
+        "lint",
+        "--strict",
+        str(CHART),
+        "--values",
+        str(scenario),
+        "--kube-version",
+        KUBERNETES_VERSION,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.name)
 def test_every_rendered_manifest_is_valid_for_the_kubernetes_api(scenario: Path) -> None:
-    docs = render(scenario)
-    for doc in docs:
+    failures = []
+    for doc in render(scenario):
         if doc["kind"] in CUSTOM_KINDS:
             continue
-        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+        try:
+            kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            path = "/".join(map(str, exc.path))
+            failures.append(f"{doc['kind']}/{doc['metadata']['name']} {path}: {exc.message}")
+    assert not failures, "\n".join(failures)
 
 
 def test_defaults_alone_fail_naming_the_brokers_value() -> None:
@@ -329,19 +341,31 @@ def test_a_config_change_rolls_the_pods() -> None:
         assert old != new, kind
 
 
-def test_notes_tell_how_to_send_a_first_webhook() -> None:
+def test_notes_tell_how_to_send_a_first_webhook(tmp_path: Path) -> None:
+    # helm renders NOTES.txt only on install, which wants a cluster; in a copy of the chart, a
+    # template renders the notes' text with `tpl`, so `helm template` shows it.
+    chart = tmp_path / "hookgate"
+    shutil.copytree(CHART, chart)
+    shutil.copy(CHART / "templates" / "NOTES.txt", chart / "notes.txt")
+    (chart / "templates" / "notes.yaml").write_text(
+        'notes: {{ tpl (.Files.Get "notes.txt") . | toJson }}\n'
+    )
     result = run_helm(
-        "install",
+        "template",
         "hg",
-        str(CHART),
-        "--dry-run=client",
+        str(chart),
         "--namespace",
         "hooks",
         "--values",
         str(MTLS),
+        "--kube-version",
+        KUBERNETES_VERSION,
+        "--show-only",
+        "templates/notes.yaml",
     )
     assert result.returncode == 0, result.stderr
-    notes = result.stdout.split("NOTES:", 1)[1]
+    notes = yaml.safe_load(result.stdout)["notes"]
+    assert "kubectl exec --namespace hooks deploy/hg-hookgate-ingress" in notes
     assert "hookgate send demo --config /etc/hookgate/hookgate.yaml" in notes
     assert "hookgate tail canonical" in notes
     assert "helm test hg" in notes
