@@ -271,7 +271,7 @@ app.kubernetes.io/component: {{ .component }}
 
 {{/* imagePullSecrets of a pod spec, from names or {name: ...} entries. */}}
 {{- define "hookgate.imagePullSecrets" -}}
-{{- with .Values.imagePullSecrets }}
+{{- with .Values.imagePullSecrets -}}
 imagePullSecrets:
 {{- range . }}
   - name: {{ if kindIs "string" . }}{{ . }}{{ else }}{{ .name }}{{ end }}
