@@ -264,7 +264,7 @@ def test_a_signed_delivery_through_the_rendered_containers_comes_out_canonical(
     )
     assert event["id"] == "msg_chart_1"
     assert event["source"] == "/hookgate/demo"
-    assert event["type"] == "standard-webhooks.invoice.paid"
+    assert event["type"] == "dev.hookgate.standard-webhooks.invoice.paid"
     assert event.data == {"id": "inv_chart"}
 
 

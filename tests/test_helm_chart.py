@@ -137,6 +137,7 @@ def test_the_rendered_config_loads_with_the_containers_environment() -> None:
     assert settings.topics.raw.partitions == 12
     assert settings.topics.raw.config["min.insync.replicas"] == "2"
     assert settings.worker.store == "rocksdb://"
+    assert settings.worker.type_prefix == "dev.hookgate."
     assert sorted(settings.sources) == ["fal", "replicate", "stripe"]
     assert len(settings.sources["stripe"].secrets) == 2
 

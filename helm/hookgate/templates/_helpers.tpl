@@ -139,7 +139,8 @@ app.kubernetes.io/component: {{ .component }}
     "dedup_horizon_s" .Values.worker.dedupHorizonSeconds
     "store" .Values.worker.store
     "web_port" .Values.worker.webPort
-    "max_in_flight" .Values.worker.maxInFlight)
+    "max_in_flight" .Values.worker.maxInFlight
+    "type_prefix" .Values.worker.typePrefix)
   "sources" $sources }}
 {{- toYaml $config }}
 {{- end }}
