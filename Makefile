@@ -1,7 +1,9 @@
 # The two commands of the Quickstart, and what they need. Both install into .venv on first use.
 #   make dev    the whole pipeline locally: Kafka broker (fetched from Maven Central once),
 #               topics, ingress and worker; Ctrl-C stops everything
-#   make test   lint, type check and the full test suite, real broker included
+#   make test   lint, type check and the full test suite, real broker included; the deployment
+#               tests' tools are built once into ~/.cache/hookgate (helm from the Go module
+#               proxy, docker-compose in a venv of its own) and found there afterwards
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -27,7 +29,8 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 test: lint
-	$(BIN)/python -m pytest
+	HOOKGATE_HELM="$$(.ci/ensure-helm)" HOOKGATE_COMPOSE="$$(.ci/ensure-compose)" \
+		$(BIN)/python -m pytest
 
 clean:
 	rm -rf $(VENV) .hookgate .pytest_cache .mypy_cache .ruff_cache
