@@ -147,7 +147,9 @@ def replay(
         )
     if request.to_ms is not None and request.to_ms <= request.from_ms:
         raise ReplayError("--to must be later than --from")
-    _refuse_active(admin, request.group)
+    active = _active_members(admin, request.group)
+    if active and not dry_run:
+        raise ReplayError(active)
     plans = _plan(config, admin, request)
     window = f"from {iso(request.from_ms)}" + (
         f" to {iso(request.to_ms)}" if request.to_ms is not None else ""
@@ -158,6 +160,8 @@ def replay(
         out("  " + line)
     if dry_run:
         out("dry run: nothing changed")
+        if active:
+            out(f"note: the reset itself would be refused now: {active}")
         return plans
     if request.worker:
         _write_fence(admin, request, plans)
@@ -169,7 +173,8 @@ def replay(
     return plans
 
 
-def _refuse_active(admin: AdminClient, group: str) -> None:
+def _active_members(admin: AdminClient, group: str) -> str | None:
+    """Why the group cannot be reset now, or ``None`` when it has no members."""
     try:
         description = admin.describe_consumer_groups([group])[group].result(30)
     except KafkaException as exc:
@@ -178,7 +183,7 @@ def _refuse_active(admin: AdminClient, group: str) -> None:
     if members:
         who = ", ".join(f"{m.client_id} on {m.host}" for m in members[:5])
         more = f" and {len(members) - 5} more" if len(members) > 5 else ""
-        raise ReplayError(
+        return (
             f"group {group} has {len(members)} active member(s) ({who}{more}); offsets can only "
             "be reset while no consumer of the group runs.\n"
             "Stop them first: scale the worker StatefulSet/Deployment to 0 (kubectl scale "
@@ -186,6 +191,7 @@ def _refuse_active(admin: AdminClient, group: str) -> None:
             "of this group (for a downstream group: your consumers). A killed consumer stays a "
             "member until its session times out. Then run this again and start them."
         )
+    return None
 
 
 def _plan(config: dict[str, Any], admin: AdminClient, request: Request) -> list[PartitionPlan]:

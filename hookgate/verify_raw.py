@@ -131,11 +131,10 @@ def _read(settings: Settings, origin: RawOrigin) -> Message:
             raise VerifyRawError(f"no partition {origin.partition} of topic {origin.topic}")
         tp = TopicPartition(origin.topic, origin.partition)
         low, high = consumer.get_watermark_offsets(tp, timeout=15)
-        if not low <= origin.offset < high:
-            raise VerifyRawError(
-                f"{origin}: offset not in the partition (it holds {low}..{high - 1}; "
-                "older records are past retention)"
-            )
+        if origin.offset >= high:
+            raise VerifyRawError(f"{origin}: no such offset yet (the partition ends at {high})")
+        if origin.offset < low:
+            raise VerifyRawError(f"{origin}: past retention (the partition starts at {low})")
         consumer.assign([TopicPartition(origin.topic, origin.partition, origin.offset)])
         for _ in range(60):
             message = consumer.poll(0.5)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from schemas import replayfence
 from schemas.config import Settings
@@ -20,17 +19,28 @@ def read(settings: Settings, timeout: float = 15.0) -> dict[int, range]:
     (marked as a replay), which is more output than asked for, never less.
     """
     group = replayfence.group(settings.worker.app_id)
-    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap, **settings.kafka.client})
+    raw = settings.topics.raw
+    # A consumer that never subscribes only reads the group's committed offsets; closed
+    # explicitly, so no librdkafka handle is left to be torn down under Faust.
+    consumer = Consumer(
+        {
+            **settings.kafka.client,
+            "bootstrap.servers": settings.kafka.bootstrap,
+            "group.id": group,
+            "enable.auto.commit": False,
+        }
+    )
     try:
-        future = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])[group]
-        offsets = future.result(timeout)
+        offsets = consumer.committed(
+            [TopicPartition(raw.name, p) for p in range(raw.partitions)], timeout=timeout
+        )
     except KafkaException as exc:
         log.warning("replay fence %s not read: %s", group, exc)
         return {}
+    finally:
+        consumer.close()
     fence: dict[int, range] = {}
-    for tp in offsets.topic_partitions or []:
-        if tp.topic != settings.topics.raw.name:
-            continue
+    for tp in offsets:
         fenced = replayfence.decode(tp.offset, tp.metadata)
         if fenced is not None:
             fence[tp.partition] = fenced
