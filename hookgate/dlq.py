@@ -189,11 +189,12 @@ def redrive(
         f"{verb} {len(pending)} dead letter(s) to {raw_topic}"
         + (f" ({skipped} already redriven, skipped)" if skipped else "")
     )
-    for x in pending:
-        out(f"  p{x.partition}@{x.offset}  {x.reason}  source={x.source}  id={x.event_id}")
-    if dry_run or not pending:
-        if dry_run:
-            out("dry run: nothing sent")
+    if dry_run:
+        for x in pending:
+            out(f"  {_line(x)}")
+        out("dry run: nothing sent")
+        return pending
+    if not pending:
         return pending
     producer = Producer(
         {
@@ -240,8 +241,15 @@ def redrive(
         ],
     )
     for x, where in zip(pending, sent, strict=True):
-        out(f"  p{x.partition}@{x.offset} -> {where}")
+        out(f"  {_line(x)}  -> {where}")
     return pending
+
+
+def _line(letter: Letter) -> str:
+    return (
+        f"p{letter.partition}@{letter.offset}  {letter.reason}  source={letter.source}"
+        f"  id={letter.event_id}"
+    )
 
 
 Outgoing = tuple[str, int | None, bytes | None, bytes, list[tuple[str, bytes]]]

@@ -22,6 +22,7 @@ from hookgate.records import headers_of
 from hookgate.timespec import iso
 from ingress.errors import IngressError
 from ingress.providers import configure_sources
+from schemas import deadletter
 from schemas import raw as raw_format
 from schemas.canonical import RawOrigin
 from schemas.config import Settings
@@ -69,6 +70,9 @@ def verify_raw(
     out(f"body       {len(delivery.body)} bytes, {delivery.content_type}")
     for name, value in delivery.sender_headers:
         out(f"header     {name}: {value}")
+    redriven_from = dict(headers_of(message)).get(deadletter.REDRIVE_OF)
+    if redriven_from is not None:
+        out(f"redriven   from dead letter {redriven_from.decode(errors='replace')}")
     outcome = check(settings, delivery)
     label = {
         Verdict.VERIFIES: "VERIFIES",
