@@ -68,6 +68,8 @@ def verify_raw(
     out(f"source     {delivery.source} (provider {delivery.provider}, scheme {delivery.scheme})")
     out(f"event id   {delivery.event_id}")
     out(f"body       {len(delivery.body)} bytes, {delivery.content_type}")
+    if delivery.key_index is not None:
+        out(f"ingress    verified it with configured key #{delivery.key_index}")
     for name, value in delivery.sender_headers:
         out(f"header     {name}: {value}")
     redriven_from = dict(headers_of(message)).get(deadletter.REDRIVE_OF)
