@@ -49,7 +49,7 @@ def event(event_id: str, offset: int, *, replay: bool = False) -> canonical.Cano
         canonical.CanonicalEvent(
             id=event_id,
             source="/hookgate/stripe",
-            type="stripe.payment_intent.succeeded",
+            type="dev.hookgate.stripe.payment_intent.succeeded",
             data={"id": f"pi_{event_id}", "amount": 2400},
             time="2026-11-30T10:00:00.000Z",
             subject=f"pi_{event_id}",
@@ -108,9 +108,9 @@ def test_the_sdk_example_runs(runs: Runs) -> None:
 def test_the_sdk_example_prints_each_event_and_flags_the_replay(runs: Runs) -> None:
     # Different entities are on different partitions: no order between them.
     assert sorted(runs.sdk.stdout.splitlines()) == [
-        "stripe.payment_intent.succeeded /hookgate/stripe evt_1",
-        "stripe.payment_intent.succeeded /hookgate/stripe evt_1 (replay)",
-        "stripe.payment_intent.succeeded /hookgate/stripe evt_2",
+        "dev.hookgate.stripe.payment_intent.succeeded /hookgate/stripe evt_1",
+        "dev.hookgate.stripe.payment_intent.succeeded /hookgate/stripe evt_1 (replay)",
+        "dev.hookgate.stripe.payment_intent.succeeded /hookgate/stripe evt_2",
     ]
 
 
@@ -120,7 +120,7 @@ def test_the_typed_example_runs(runs: Runs) -> None:
 
 def test_the_typed_example_prints_the_raw_coordinates(runs: Runs) -> None:
     assert (
-        "stripe.payment_intent.succeeded evt_2 subject=pi_evt_2 from webhooks.raw:0:11"
+        "dev.hookgate.stripe.payment_intent.succeeded evt_2 subject=pi_evt_2 from webhooks.raw:0:11"
         in runs.typed.stdout.splitlines()
     )
 

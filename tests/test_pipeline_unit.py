@@ -268,6 +268,7 @@ def fenced_stage(stage: Stage, fence: dict[int, range]) -> Stage:
         dedup_horizon_s=HORIZON_S,
         metrics=stage.metrics,
         on_emit_failure=stage.emit_failures.append,
+        type_prefix="com.example.hooks.",
         replay_fence=fence,
     )
     return Stage(pipeline, stage.emitter, stage.seen, stage.metrics, stage.emit_failures)
