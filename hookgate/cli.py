@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -108,6 +109,69 @@ def build_parser() -> argparse.ArgumentParser:
         help="start at the oldest retained record instead of new ones only",
     )
     tail.add_argument("--max", type=int, default=None, help="stop after N records")
+
+    replay = commands.add_parser(
+        "replay",
+        help="reset a consumer group to a time, so it reads (the worker: re-emits) from there",
+        description="Reset a consumer group's offsets, per partition, to the first record at or "
+        "after --from. Default: the worker's group on the raw topic, so the worker re-emits the "
+        "canonical events from that time, marked ce_replay=true. The group must have no running "
+        "members.",
+    )
+    _config_arg(replay, dev_default=True)
+    replay.add_argument(
+        "--from",
+        dest="from_time",
+        required=True,
+        metavar="TIME",
+        help="ISO 8601 time (2026-11-30T10:00:00Z; no zone = UTC) or a duration ago (90m, 2h)",
+    )
+    replay.add_argument(
+        "--to",
+        dest="to_time",
+        metavar="TIME",
+        help="worker group only: records from this time on, already processed, are read again "
+        "but not re-emitted",
+    )
+    replay.add_argument("--group", help="consumer group (default: the worker's, worker.app_id)")
+    replay.add_argument(
+        "--topic",
+        default="raw",
+        help="raw, canonical, or a topic name (default: raw; a group other than the worker's "
+        "needs --group)",
+    )
+    replay.add_argument(
+        "--dry-run", action="store_true", help="print the per-partition plan; change nothing"
+    )
+
+    verify = commands.add_parser(
+        "verify-raw",
+        help="re-verify a raw record's signature with its source's current secrets",
+    )
+    verify.add_argument(
+        "coordinates",
+        metavar="TOPIC:PARTITION:OFFSET",
+        help="the raw record, e.g. from a canonical event's rawtopic/rawpartition/rawoffset",
+    )
+    _config_arg(verify, dev_default=True)
+
+    dlq = commands.add_parser("dlq", help="list dead letters, or redrive them after a fix")
+    dlq_actions = dlq.add_subparsers(dest="dlq_action", required=True, metavar="ACTION")
+    dlq_list = dlq_actions.add_parser("list", help="counts by reason and source, then letters")
+    _config_arg(dlq_list, dev_default=True)
+    dlq_list.add_argument("--reason", help="only this reason (e.g. normalization_failed)")
+    dlq_list.add_argument(
+        "--since", metavar="TIME", help="only letters written since (ISO 8601, or 90m, 2h, 1d)"
+    )
+    dlq_redrive = dlq_actions.add_parser(
+        "redrive",
+        help="send dead letters back through the worker; each letter at most once",
+    )
+    _config_arg(dlq_redrive, dev_default=True)
+    dlq_redrive.add_argument("--reason", help="only this reason (e.g. normalization_failed)")
+    dlq_redrive.add_argument(
+        "--dry-run", action="store_true", help="print what would be redriven; send nothing"
+    )
     return parser
 
 
@@ -186,6 +250,12 @@ def _dispatch(args: argparse.Namespace) -> int:
             max_records=args.max,
         )
         return 0
+    if args.command == "replay":
+        return _replay(args)
+    if args.command == "verify-raw":
+        return _verify_raw(args)
+    if args.command == "dlq":
+        return _dlq(args)
     if args.command == "dev":
         from hookgate.dev import DevError
         from hookgate.dev import run as run_dev
@@ -266,4 +336,71 @@ def _config(args: argparse.Namespace) -> int:
         print(f"wrote {config.SCHEMA_PATH}")
     else:
         sys.stdout.write(text)
+    return 0
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from hookgate.replay import ReplayError, Request, replay
+    from hookgate.timespec import TimeSpecError, parse_ms
+
+    settings, _ = _settings(args, dev_default=True)
+    worker_group = settings.worker.app_id
+    topic = {
+        "raw": settings.topics.raw.name,
+        "canonical": settings.topics.canonical.name,
+    }.get(args.topic, args.topic)
+    group = args.group or worker_group
+    if topic != settings.topics.raw.name and args.group is None:
+        print(
+            "hookgate replay: --topic other than raw needs --group (the worker's group reads "
+            "only the raw topic)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        now = _now_ms()
+        request = Request(
+            group=group,
+            topic=topic,
+            from_ms=parse_ms(args.from_time, now),
+            to_ms=parse_ms(args.to_time, now) if args.to_time else None,
+            worker=group == worker_group and topic == settings.topics.raw.name,
+        )
+        replay(settings, request, dry_run=args.dry_run)
+    except (ReplayError, TimeSpecError) as exc:
+        print(f"hookgate replay: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _verify_raw(args: argparse.Namespace) -> int:
+    from hookgate.verify_raw import VerifyRawError, parse_coordinates, verify_raw
+
+    settings, _ = _settings(args, dev_default=True)
+    try:
+        outcome = verify_raw(settings, parse_coordinates(args.coordinates))
+    except VerifyRawError as exc:
+        print(f"hookgate verify-raw: {exc}", file=sys.stderr)
+        return 2
+    return outcome.verdict.value
+
+
+def _dlq(args: argparse.Namespace) -> int:
+    from hookgate.dlq import DlqError, list_letters, redrive
+    from hookgate.timespec import TimeSpecError, parse_ms
+
+    settings, _ = _settings(args, dev_default=True)
+    try:
+        if args.dlq_action == "list":
+            since = parse_ms(args.since, _now_ms()) if args.since else None
+            list_letters(settings, reason=args.reason, since_ms=since)
+        else:
+            redrive(settings, reason=args.reason, dry_run=args.dry_run)
+    except (DlqError, TimeSpecError) as exc:
+        print(f"hookgate dlq {args.dlq_action}: {exc}", file=sys.stderr)
+        return 1
     return 0

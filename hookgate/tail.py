@@ -104,6 +104,13 @@ def _describe(kind: str, message: Any) -> dict[str, Any]:
             "headers": text_headers,
             "value_base64": base64.b64encode(delivery.body).decode(),
         }
+    if deadletter.Marker.REDRIVEN in text_headers:
+        return {
+            **base,
+            "redrive_marker": text_headers[deadletter.Marker.REDRIVEN],
+            "redriven_to": text_headers.get(deadletter.Marker.REDRIVEN_TO),
+            "headers": text_headers,
+        }
     return {
         **base,
         "reason": text_headers.get(deadletter.Header.REASON),
@@ -123,13 +130,16 @@ def _line(kind: str, r: dict[str, Any]) -> str:
     if kind == "canonical":
         subject = r.get("subject") or "-"
         data = jsoncodec.dumps(r["data"]).decode()
+        replay = "  REPLAY" if r.get(canonical.REPLAY) == "true" else ""
         return (
             f"{where}  {r.get('time', '-')}  {r['type']}  subject={subject}  id={r['id']}"
-            f"  source={r['source']}  data={str(data)[:120]}"
+            f"  source={r['source']}{replay}  data={str(data)[:120]}"
         )
     if kind == "raw":
         return (
             f"{where}  {r['source']}  id={r['event_id']}  provider={r['provider']}"
             f"  {r['bytes']} bytes"
         )
+    if "redrive_marker" in r:
+        return f"{where}  redrive marker: letter @{r['redrive_marker']} -> {r['redriven_to']}"
     return f"{where}  {r['reason']}: {r['error']}  (from {r['from']})"

@@ -14,6 +14,14 @@ This is the contract downstream teams read. On the wire:
 
 ``source`` + ``id`` identify an event: every delivery of one provider event has the same pair,
 so consumers that must be exactly-once de-duplicate on it.
+
+Extension attributes the worker adds to every event (:func:`with_origin`):
+
+- ``rawtopic``, ``rawpartition``, ``rawoffset``: the raw record the event was normalized from
+  (``hookgate verify-raw TOPIC:PARTITION:OFFSET`` re-verifies it);
+- ``replay``: ``"true"`` when the worker had processed that raw record before and emits its
+  event again (a replay after an offset reset, or a redelivery after a crash before the commit);
+  absent on a first emission.
 ``schemas/json/canonical-event.v1.schema.json`` describes the same event in structured form
 (attributes plus ``data``) for validation.
 """
@@ -22,7 +30,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,6 +46,13 @@ DEFAULT_TYPE_PREFIX = "dev.hookgate."
 TYPE_PREFIX = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.){2,}")
 _REQUIRED = ("specversion", "id", "source", "type")
 _OPTIONAL = ("time", "subject", "dataschema")
+
+#: Extension attribute names (CloudEvents: lower-case a-z0-9; kept within 20 characters).
+RAW_TOPIC = "rawtopic"
+RAW_PARTITION = "rawpartition"
+RAW_OFFSET = "rawoffset"
+REPLAY = "replay"
+_EXTENSION_NAME = re.compile(r"[a-z0-9]{1,20}")
 
 
 class CanonicalRecordError(Exception):
@@ -84,7 +99,10 @@ class CanonicalEvent:
             out.append(("ce_subject", self.subject.encode()))
         if self.dataschema is not None:
             out.append(("ce_dataschema", self.dataschema.encode()))
-        out.extend((f"ce_{name}", value.encode()) for name, value in self.extensions.items())
+        for name, value in self.extensions.items():
+            if not _EXTENSION_NAME.fullmatch(name):
+                raise CanonicalRecordError(f"extension name {name!r} is not 1-20 of a-z0-9")
+            out.append((f"ce_{name}", value.encode()))
         return out
 
     def to_structured(self) -> dict[str, Any]:
@@ -106,6 +124,48 @@ class CanonicalEvent:
         if self.dataschema is not None:
             doc["dataschema"] = self.dataschema
         return doc
+
+
+@dataclass(frozen=True, slots=True)
+class RawOrigin:
+    """Coordinates of the raw record an event was normalized from."""
+
+    topic: str
+    partition: int
+    offset: int
+
+    def __str__(self) -> str:
+        return f"{self.topic}:{self.partition}:{self.offset}"
+
+
+def with_origin(event: CanonicalEvent, origin: RawOrigin, *, replay: bool) -> CanonicalEvent:
+    """``event`` with the raw record's coordinates and, for a re-emission, the replay marker."""
+    extensions = {
+        **event.extensions,
+        RAW_TOPIC: origin.topic,
+        RAW_PARTITION: str(origin.partition),
+        RAW_OFFSET: str(origin.offset),
+    }
+    if replay:
+        extensions[REPLAY] = "true"
+    else:
+        extensions.pop(REPLAY, None)
+    return replace(event, extensions=extensions)
+
+
+def origin_of(event: CanonicalEvent) -> RawOrigin | None:
+    """The raw record's coordinates, if the event carries them."""
+    ext = event.extensions
+    topic, partition, offset = ext.get(RAW_TOPIC), ext.get(RAW_PARTITION), ext.get(RAW_OFFSET)
+    if not topic or partition is None or offset is None:
+        return None
+    if not (partition.isdigit() and offset.isdigit()):
+        return None
+    return RawOrigin(topic, int(partition), int(offset))
+
+
+def is_replay(event: CanonicalEvent) -> bool:
+    return event.extensions.get(REPLAY) == "true"
 
 
 def source_uri(source_name: str) -> str:

@@ -10,7 +10,8 @@ One Kafka record per accepted delivery:
   index of the secret or key that matched and, when the scheme signs one, the signed time; readers
   use those instead of re-parsing sender headers. Sender headers that the verified signature
   covers (only those: not a second header family the sender also sent) are kept under
-  ``sender-{name}``.
+  ``sender-{name}``. A record written back by ``hookgate dlq redrive`` also carries
+  ``hookgate-redrive-of`` (:data:`schemas.deadletter.REDRIVE_OF`); readers ignore it.
 
 The record format is versioned by the ``hookgate-format`` header; readers reject versions they do
 not know instead of guessing.

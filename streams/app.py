@@ -31,7 +31,12 @@ class WorkerApp(faust.App):
         await self.emitter.stop()
 
 
-def create_app(settings: Settings, *, metrics: WorkerMetrics | None = None) -> WorkerApp:
+def create_app(
+    settings: Settings,
+    *,
+    metrics: WorkerMetrics | None = None,
+    replay_fence: Mapping[int, range] | None = None,
+) -> WorkerApp:
     worker = settings.worker
     raw = settings.topics.raw
     metrics = metrics or WorkerMetrics()
@@ -85,6 +90,7 @@ def create_app(settings: Settings, *, metrics: WorkerMetrics | None = None) -> W
         type_prefix=worker.type_prefix,
         metrics=metrics,
         on_emit_failure=crash,
+        replay_fence=replay_fence,
     )
 
     @app.agent(raw_topic, name="normalize")

@@ -11,7 +11,7 @@ class WorkerMetrics:
         self.records = Counter(
             "hookgate_worker_records",
             "Raw records by outcome: emitted, reemitted (replay), duplicate (dropped), "
-            "dead_lettered.",
+            "dead_lettered, past_replay_end (read again, not re-emitted: replay --to).",
             ["outcome"],
             registry=self.registry,
         )

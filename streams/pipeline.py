@@ -13,10 +13,11 @@ import asyncio
 import logging
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Coroutine, MutableMapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from schemas import canonical
 from schemas import raw as raw_format
 from schemas.deadletter import DeadLetter
 from streams.dedup import Decision, Seen, decide
@@ -76,6 +77,7 @@ class Pipeline:
         type_prefix: str,
         metrics: WorkerMetrics,
         on_emit_failure: Callable[[BaseException], None],
+        replay_fence: Mapping[int, range] | None = None,
     ) -> None:
         self._seen = seen
         self._emitter = emitter
@@ -85,6 +87,8 @@ class Pipeline:
         self._type_prefix = type_prefix
         self._metrics = metrics
         self._on_emit_failure = on_emit_failure
+        # Per partition, the offsets a `hookgate replay --to` left out of the replay.
+        self._replay_fence = replay_fence or {}
         self._acks: dict[tuple[str, int], _InOrderAcks] = defaultdict(_InOrderAcks)
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -102,7 +106,17 @@ class Pipeline:
                 self._metrics.duplicates.labels(delivery.source).inc()
                 complete()
                 return
-            event = normalize(delivery, self._type_prefix)
+            if decision is Decision.REEMIT and record.offset in self._replay_fence.get(
+                record.partition, range(0)
+            ):
+                self._metrics.records.labels("past_replay_end").inc()
+                complete()
+                return
+            event = canonical.with_origin(
+                normalize(delivery, self._type_prefix),
+                canonical.RawOrigin(record.topic, record.partition, record.offset),
+                replay=decision is Decision.REEMIT,
+            )
             # Encoded here, inside the try: an event that cannot be written is a dead letter.
             key, value, headers = event.key(), event.value(), event.headers()
             # Stored only once it can be emitted: a dead-lettered event, redriven after a fix,

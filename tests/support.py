@@ -146,11 +146,12 @@ class Stack:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.ingress_port}"
 
-    def start(self, role: str) -> None:
-        """Run ``hookgate {role}`` as a child process, as an operator would."""
+    def start(self, role: str, module: str = "hookgate") -> None:
+        """Run ``hookgate {role}`` as a child process, as an operator would (``module``: another
+        entry point taking the same arguments, e.g. a worker with a test normalizer)."""
         log = (self.workdir / f"{self.name}-{role}.log").open("ab")
         self.processes[role] = subprocess.Popen(
-            [sys.executable, "-m", "hookgate", role, "--config", str(self.config_path)],
+            [sys.executable, "-m", module, role, "--config", str(self.config_path)],
             stdout=log,
             stderr=subprocess.STDOUT,
             env={k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"},
@@ -287,6 +288,19 @@ def check_contract(record: Message, type_prefix: str) -> None:
     if dataschema is not None:
         assert published.path(dataschema).is_file()  # raises UnknownSchema for any other URI
         jsonschema.validate(jsoncodec.loads(record.value()), published.load(dataschema))
+
+
+def hookgate(
+    stack: Stack, *args: str, config: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a ``hookgate`` command against the stack's config, as an operator would."""
+    return subprocess.run(
+        [sys.executable, "-m", "hookgate", *args, "--config", str(config or stack.config_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"},
+    )
 
 
 def canonical_ids(messages: list[Message]) -> list[str]:

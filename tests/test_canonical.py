@@ -287,3 +287,56 @@ def test_the_structured_schema_refuses_a_type_without_a_namespace() -> None:
     bare = replace(EVENT, type="standard-webhooks.invoice.paid").to_structured()
     with pytest.raises(jsonschema.ValidationError, match="does not match"):
         validate(bare)
+
+
+# --- raw coordinates and the replay marker -----------------------------------------------------
+
+ORIGIN = canonical.RawOrigin("webhooks.raw", 2, 1041)
+
+
+def test_an_event_with_its_origin_carries_the_raw_coordinates_as_extension_headers() -> None:
+    headers = dict(canonical.with_origin(EVENT, ORIGIN, replay=False).headers())
+    assert (headers["ce_rawtopic"], headers["ce_rawpartition"], headers["ce_rawoffset"]) == (
+        b"webhooks.raw",
+        b"2",
+        b"1041",
+    )
+
+
+def test_a_first_emission_has_no_replay_header() -> None:
+    assert "ce_replay" not in dict(canonical.with_origin(EVENT, ORIGIN, replay=False).headers())
+
+
+def test_a_re_emission_has_the_replay_header_true() -> None:
+    assert dict(canonical.with_origin(EVENT, ORIGIN, replay=True).headers())["ce_replay"] == b"true"
+
+
+def test_the_origin_and_the_marker_read_back_from_the_record() -> None:
+    event = canonical.with_origin(EVENT, ORIGIN, replay=True)
+    back = canonical.decode(event.key(), event.value(), event.headers())
+    assert (canonical.origin_of(back), canonical.is_replay(back)) == (ORIGIN, True)
+
+
+def test_an_event_without_coordinates_has_no_origin() -> None:
+    assert canonical.origin_of(EVENT) is None
+
+
+def test_the_cloudevents_sdk_reads_the_origin_and_the_marker_as_extensions() -> None:
+    event = read_with_sdk(canonical.with_origin(EVENT, ORIGIN, replay=True))
+    assert (event.get_extension("rawoffset"), event.get_extension("replay")) == ("1041", "true")
+
+
+def test_the_structured_form_with_origin_and_marker_validates() -> None:
+    validate(canonical.with_origin(EVENT, ORIGIN, replay=True).to_structured())
+
+
+@pytest.mark.parametrize(
+    "name", [canonical.RAW_TOPIC, canonical.RAW_PARTITION, canonical.RAW_OFFSET, canonical.REPLAY]
+)
+def test_extension_names_follow_the_cloudevents_naming_rule(name: str) -> None:
+    assert re.fullmatch(r"[a-z0-9]{1,20}", name)
+
+
+def test_an_extension_name_outside_the_cloudevents_rule_cannot_be_written() -> None:
+    with pytest.raises(CanonicalRecordError):
+        replace(EVENT, extensions={"raw_topic": "x"}).headers()

@@ -214,17 +214,68 @@ async def test_a_delivery_beyond_the_horizon_is_emitted_again(stage: Stage) -> N
     assert len(stage.emitter.sent) == 2
 
 
-async def test_a_replayed_record_is_emitted_again(stage: Stage) -> None:
+async def test_a_replayed_record_is_emitted_again_marked_as_a_replay(stage: Stage) -> None:
     await stage.process(record(offset=10))
     stage.emitter.last.succeed()
     await stage.process(record(offset=10))
     first, again = stage.emitter.sent
-    assert (again.topic, again.key, again.value, again.headers) == (
-        first.topic,
-        first.key,
-        first.value,
-        first.headers,
+    assert (again.topic, again.key, again.value) == (first.topic, first.key, first.value)
+    assert again.headers == [*first.headers, ("ce_replay", b"true")]
+
+
+async def test_a_first_emission_carries_no_replay_marker(stage: Stage) -> None:
+    await stage.process(record(offset=10))
+    assert not canonical.is_replay(decoded(stage.emitter.last))
+
+
+async def test_an_event_carries_the_coordinates_of_its_raw_record(stage: Stage) -> None:
+    await stage.process(record(offset=42, partition=2))
+    assert canonical.origin_of(decoded(stage.emitter.last)) == canonical.RawOrigin(RAW_TOPIC, 2, 42)
+
+
+async def test_a_replayed_record_inside_the_replay_fence_is_read_but_not_re_emitted(
+    stage: Stage,
+) -> None:
+    fenced = fenced_stage(stage, {0: range(10, 20)})
+    await fenced.process(record(offset=10))
+    fenced.emitter.last.succeed()
+    await fenced.process(record(offset=10))
+    assert len(fenced.emitter.sent) == 1
+    assert fenced.acked == [10, 10]
+    assert fenced.count("hookgate_worker_records", outcome="past_replay_end") == 1
+
+
+async def test_the_replay_fence_never_holds_back_a_first_emission(stage: Stage) -> None:
+    fenced = fenced_stage(stage, {0: range(10, 20)})
+    await fenced.process(record(offset=15))
+    assert len(fenced.emitter.sent) == 1
+
+
+async def test_a_replayed_record_outside_the_replay_fence_is_re_emitted(stage: Stage) -> None:
+    fenced = fenced_stage(stage, {0: range(10, 20)})
+    await fenced.process(record(offset=20))
+    fenced.emitter.last.succeed()
+    await fenced.process(record(offset=20))
+    assert len(fenced.emitter.sent) == 2
+
+
+def fenced_stage(stage: Stage, fence: dict[int, range]) -> Stage:
+    pipeline = Pipeline(
+        seen=stage.seen,
+        emitter=stage.emitter,  # type: ignore[arg-type]
+        canonical_topic=CANONICAL_TOPIC,
+        dead_letter_topic=DLQ_TOPIC,
+        dedup_horizon_s=HORIZON_S,
+        metrics=stage.metrics,
+        on_emit_failure=stage.emit_failures.append,
+        type_prefix="com.example.hooks.",
+        replay_fence=fence,
     )
+    return Stage(pipeline, stage.emitter, stage.seen, stage.metrics, stage.emit_failures)
+
+
+def decoded(sent: Sent) -> canonical.CanonicalEvent:
+    return canonical.decode(sent.key, sent.value, sent.headers)
 
 
 async def test_a_replayed_record_is_acked_after_its_emit_and_counted_as_reemitted(

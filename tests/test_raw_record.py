@@ -225,3 +225,14 @@ def test_the_raw_format_is_the_major_version_of_its_published_schema() -> None:
     assert SCHEMA["properties"]["headers"]["properties"]["hookgate-format"] == {
         "const": FORMAT_VERSION
     }
+
+
+def test_a_redriven_record_validates_against_the_published_schema() -> None:
+    document = json_form(DELIVERY)
+    document["headers"]["hookgate-redrive-of"] = "webhooks.dlq:0:17"
+    jsonschema.Draft202012Validator(SCHEMA).validate(document)
+
+
+def test_a_redriven_record_decodes_as_the_original() -> None:
+    headers = [*DELIVERY.headers(), ("hookgate-redrive-of", b"webhooks.dlq:0:17")]
+    assert raw.decode(DELIVERY.key, DELIVERY.body, headers) == DELIVERY
