@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import subprocess
 import sys
 import tempfile
@@ -76,7 +77,14 @@ def fill_raw(bootstrap: str, topic: str, events: int) -> None:
     producer.flush(60)
 
 
-def run(bootstrap: str, workdir: Path, events: int, max_in_flight: int) -> float:
+def run(
+    bootstrap: str,
+    workdir: Path,
+    events: int,
+    max_in_flight: int,
+    guarantee: str,
+    profile: Path | None = None,
+) -> float:
     name = f"bench{uuid.uuid4().hex[:6]}"
     (web_port,) = free_ports(1)
     document = {
@@ -91,6 +99,7 @@ def run(bootstrap: str, workdir: Path, events: int, max_in_flight: int) -> float
             "data_dir": str(workdir / name),
             "web_port": web_port,
             "max_in_flight": max_in_flight,
+            "guarantee": guarantee,
         },
     }
     path = workdir / f"{name}.yaml"
@@ -100,8 +109,24 @@ def run(bootstrap: str, workdir: Path, events: int, max_in_flight: int) -> float
     fill_raw(bootstrap, settings.topics.raw.name, events)
     canonical = settings.topics.canonical.name
     log = (workdir / f"{name}.log").open("wb")
+    command = [sys.executable, "-m", "hookgate", "worker", "--config", str(path)]
+    if profile is not None:
+        # py-spy (pip install py-spy) samples the worker; the folded stacks go to the file.
+        out = profile / f"worker-{guarantee}.folded"
+        command = [
+            "py-spy",
+            "record",
+            "--format",
+            "raw",
+            "-r",
+            "200",
+            "-o",
+            str(out),
+            "--",
+            *command,
+        ]
     worker = subprocess.Popen(
-        [sys.executable, "-m", "hookgate", "worker", "--config", str(path)],
+        command,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -115,13 +140,15 @@ def run(bootstrap: str, workdir: Path, events: int, max_in_flight: int) -> float
             if done >= events:
                 break
             if worker.poll() is not None:
-                raise SystemExit(f"worker exited; see {log.name}")
+                tail = Path(log.name).read_text(errors="replace").splitlines()[-40:]
+                raise SystemExit("worker exited:\n" + "\n".join(tail))
             time.sleep(0.05)
         assert first is not None
         return (events - first_count) / max(now - first, 1e-6)
     finally:
-        worker.terminate()
-        worker.wait(30)
+        # py-spy writes its profile on SIGINT; the worker stops on either.
+        worker.send_signal(signal.SIGINT if profile is not None else signal.SIGTERM)
+        worker.wait(60)
         log.close()
 
 
@@ -131,7 +158,13 @@ def main() -> None:
     )
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--max-in-flight", type=int, nargs="+", default=[1, 10_000])
+    parser.add_argument(
+        "--guarantee", nargs="+", default=["exactly_once", "at_least_once"], help="worker modes"
+    )
     parser.add_argument("--bootstrap", help="an existing cluster instead of a local broker")
+    parser.add_argument(
+        "--profile", type=Path, help="sample the worker with py-spy into DIR/worker-MODE.folded"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -142,13 +175,16 @@ def main() -> None:
             broker = LocalKafka(workdir / "kafka", port=port, controller_port=controller)
             bootstrap = broker.start()
         try:
-            for max_in_flight in args.max_in_flight:
-                rate = run(bootstrap, workdir, args.events, max_in_flight)
-                print(
-                    f"max_in_flight={max_in_flight:>6}: {rate:8.0f} events/s "
-                    f"({args.events} events)",
-                    flush=True,
-                )
+            for guarantee in args.guarantee:
+                for max_in_flight in args.max_in_flight:
+                    rate = run(
+                        bootstrap, workdir, args.events, max_in_flight, guarantee, args.profile
+                    )
+                    print(
+                        f"{guarantee:>13} max_in_flight={max_in_flight:>6}: {rate:8.0f} events/s "
+                        f"({args.events} events)",
+                        flush=True,
+                    )
         finally:
             if broker is not None:
                 broker.stop()

@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -227,12 +227,20 @@ class WorkerSettings(BaseModel):
     store: NonEmpty = "memory://"
     #: Port of the worker's web server (``/metrics``).
     web_port: Port = 6066
-    #: Canonical events sent but not yet acknowledged; the agent waits when it is reached.
+    #: Records sent but not yet acknowledged; the agent waits when it is reached.
     max_in_flight: Annotated[int, Between(1, 1_000_000)] = 10_000
     #: Reverse-DNS namespace before every canonical ``ce_type``: ``dev.hookgate.job.succeeded``.
     type_prefix: Annotated[
         str, Field(json_schema_extra={"pattern": f"^{TYPE_PREFIX.pattern}$"})
     ] = DEFAULT_TYPE_PREFIX
+    #: ``exactly_once``: output, de-duplication state and offsets commit together in Kafka
+    #: transactions (consumers read ``read_committed``). ``at_least_once``: faster to see, and
+    #: a crash may repeat recent events (same ``ce_source`` + ``ce_id``).
+    guarantee: Literal["exactly_once", "at_least_once"] = "exactly_once"
+    #: How often progress is committed; the latency it adds to canonical visibility.
+    commit_interval_ms: Annotated[int, Between(10, 60_000)] = 100
+    #: How often de-duplication entries older than the horizon are removed.
+    state_expiry_interval_s: Annotated[int, Between(1, 86_400)] = 60
 
     @field_validator("type_prefix")
     @classmethod

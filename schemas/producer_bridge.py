@@ -95,7 +95,7 @@ OnDelivery = Callable[[Delivered | BridgeError], None]
 
 _TOO_LARGE = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE})
 #: Refusals no retry can change: the record itself is unacceptable.
-_PERMANENT = _TOO_LARGE | {KafkaError.INVALID_RECORD}
+PERMANENT_REFUSALS = _TOO_LARGE | {KafkaError.INVALID_RECORD}
 
 
 class ProducerBridge:
@@ -190,11 +190,12 @@ class ProducerBridge:
         self,
         topic: str,
         key: bytes | None,
-        value: bytes,
+        value: bytes | None,
         headers: Sequence[tuple[str, bytes]],
         on_delivery: OnDelivery,
         *,
         room_timeout: float | None = None,
+        partition: int | None = None,
     ) -> None:
         """Queue one record; ``on_delivery`` gets its outcome later (see :data:`OnDelivery`).
 
@@ -221,9 +222,19 @@ class ProducerBridge:
 
         while True:
             try:
-                producer.produce(
-                    topic, value=value, key=key, headers=list(headers), on_delivery=report
-                )
+                if partition is None:
+                    producer.produce(
+                        topic, value=value, key=key, headers=list(headers), on_delivery=report
+                    )
+                else:
+                    producer.produce(
+                        topic,
+                        value=value,
+                        key=key,
+                        headers=list(headers),
+                        partition=partition,
+                        on_delivery=report,
+                    )
                 return
             except BufferError:
                 if deadline is not None and time.monotonic() >= deadline:
@@ -322,7 +333,7 @@ class ProducerBridge:
             return self._failure
         if err.fatal() or err.code() == KafkaError._FATAL:
             return self._fail(err)
-        if err.code() in _PERMANENT:
+        if err.code() in PERMANENT_REFUSALS:
             return RecordRefused(
                 f"Kafka refused the record: {err.str()}", too_large=err.code() in _TOO_LARGE
             )

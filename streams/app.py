@@ -1,10 +1,14 @@
-"""The worker's composition root: settings in, a Faust app out.
+"""The worker's composition root: settings in, a Faust app out, its whole lifecycle in view.
 
-One agent, ``normalize``, reads the raw topic as raw bytes (decoding inside the agent, so a
-poison record is dead-lettered instead of crash-looping the agent). Its de-duplication table,
-``dedup``, is backed by the compacted changelog ``{app_id}-dedup-changelog``. Faust writes a
-table entry to the partition of the record being processed, so the raw topic is keyed by the
-table key (``{source}:{event id}``) and the table has the raw topic's partition count.
+One agent, ``normalize``, reads the raw topic as raw bytes (decoding inside the stage, so a
+poison record is dead-lettered instead of crash-looping the agent) and hands each record to the
+runner. The de-duplication table, ``dedup``, is backed by the compacted changelog
+``{app_id}-dedup-changelog``; the table has the raw topic's partition count and an entry lives in
+the changelog partition of its raw record, which is what Faust's recovery expects.
+
+Lifecycle: the runner takes over partitions when Faust assigns them (before Faust resumes them),
+commits every ``commit_interval_ms`` and before Faust gives partitions away, expires old
+de-duplication entries every ``state_expiry_interval_s``, and commits a last time on stop.
 """
 
 from __future__ import annotations
@@ -14,21 +18,21 @@ from pathlib import Path
 from typing import Any
 
 import faust
-from faust.sensors.prometheus import setup_prometheus_sensors
+from faust.types import TP
+from prometheus_client import generate_latest
 
 from schemas import kafka_clients
 from schemas.config import Settings
+from streams.at_least_once import Acknowledged
 from streams.emitter import Emitter
+from streams.exactly_once import Transactions
 from streams.metrics import WorkerMetrics
-from streams.pipeline import Pipeline, RawRecord
+from streams.overrides import WorkerApp
+from streams.pipeline import RawRecord, Stage
+from streams.runner import Runner, header_list
+from streams.state import DedupState
 
-
-class WorkerApp(faust.App):
-    emitter: Emitter
-
-    async def on_shutdown(self) -> None:
-        # After the agents stopped: nothing emits any more, and stop() flushes the rest.
-        await self.emitter.stop()
+_PROMETHEUS_TEXT = "text/plain; version=0.0.4"
 
 
 def create_app(
@@ -52,12 +56,7 @@ def create_app(
         topic_replication_factor=raw.replication_factor,
         consumer_auto_offset_reset="earliest",
     )
-    app.emitter = Emitter(
-        settings.kafka.bootstrap,
-        max_in_flight=worker.max_in_flight,
-        client_config=kafka_clients.producer(settings.kafka),
-    )
-    setup_prometheus_sensors(app, registry=metrics.registry, name_prefix="hookgate_faust")
+    app.raw_topic_name = raw.name
 
     raw_topic = app.topic(
         raw.name,
@@ -67,7 +66,7 @@ def create_app(
         # Created by `hookgate topics ensure` with its retention; never by the worker.
         internal=False,
     )
-    seen = app.Table(
+    table = app.Table(
         "dedup",
         default=None,
         partitions=raw.partitions,
@@ -76,47 +75,94 @@ def create_app(
         help="Last emitted raw record per {source}:{event id} (see streams/dedup.py).",
     )
 
-    def crash(error: BaseException) -> None:
-        # An emit the broker refused after the producer's own retries: stop the worker so the
-        # record is read again from the last committed offset (at-least-once).
-        app.add_future(app.crash(error))
-
-    pipeline = Pipeline(
-        seen=seen,
-        emitter=app.emitter,
+    emitter = Emitter(
+        settings.kafka.bootstrap,
+        max_in_flight=worker.max_in_flight,
+        client_config=kafka_clients.producer(settings.kafka),
+    )
+    state = DedupState(
+        table.data, emitter, table.changelog_topic.get_topic_name(), worker.dedup_horizon_s * 1000
+    )
+    stage = Stage(
+        lookup=state.get,
         canonical_topic=settings.topics.canonical.name,
         dead_letter_topic=settings.topics.dead_letter.name,
         dedup_horizon_s=worker.dedup_horizon_s,
         type_prefix=worker.type_prefix,
-        metrics=metrics,
-        on_emit_failure=crash,
         replay_fence=replay_fence,
     )
 
+    def crash(error: BaseException) -> None:
+        # Progress could not be committed: stop, so the records are read again from the last
+        # commit once the worker is restarted.
+        app.add_future(app.crash(error))
+
+    def highwater(partition: int) -> int | None:
+        try:
+            value = app.consumer.highwater(TP(raw.name, partition))
+        except Exception:
+            return None
+        return int(value) if value is not None else None
+
+    runner = Runner(stage=stage, state=state, metrics=metrics, highwater=highwater, crash=crash)
+    if worker.guarantee == "exactly_once":
+        runner.sink = Transactions(
+            client_config=kafka_clients.librdkafka(settings.kafka),
+            app_id=worker.app_id,
+            raw_topic=raw.name,
+            state=state,
+            metrics=metrics,
+            on_refused=runner.dead_letter,
+        )
+    else:
+
+        async def commit_offsets(offsets: dict[int, int]) -> bool:
+            committed = await app.consumer._commit(  # type: ignore[attr-defined]
+                {TP(raw.name, p): o for p, o in offsets.items()}
+            )
+            return bool(committed)
+
+        runner.sink = Acknowledged(
+            emitter=emitter,
+            state=state,
+            commit_offsets=commit_offsets,
+            on_refused=runner.dead_letter,
+        )
+
+    async def stopped() -> None:
+        await runner.close()
+        await emitter.stop()
+
+    app.on_assigned = runner.assign
+    app.on_revoking = runner.commit
+    app.on_stopped = stopped
+
     @app.agent(raw_topic, name="normalize")
     async def normalize(stream: faust.StreamT[Any]) -> None:
-        await app.emitter.start()
-        # noack: Pipeline acks each record itself, once its output is acknowledged.
+        # noack: a record is acked by the runner once its progress is committed.
         async for event in stream.noack().events():  # type: ignore[attr-defined]
             message = event.message
-            await pipeline.process(
-                RawRecord(
-                    topic=message.topic,
-                    partition=message.partition,
-                    offset=message.offset,
-                    key=message.key,
-                    value=message.value,
-                    headers=_header_list(message.headers),
-                ),
-                event.ack,
+            record = RawRecord(
+                topic=message.topic,
+                partition=message.partition,
+                offset=message.offset,
+                key=message.key,
+                value=message.value,
+                headers=header_list(message.headers),
             )
+            await runner.handle(record, event.ack)
+
+    @app.timer(worker.commit_interval_ms / 1000)  # type: ignore[untyped-decorator]
+    async def commit() -> None:
+        await runner.commit()
+
+    @app.timer(worker.state_expiry_interval_s)  # type: ignore[untyped-decorator]
+    async def expire() -> None:
+        await runner.expire()
+
+    @app.page("/metrics")
+    async def metrics_page(view: Any, request: Any) -> Any:
+        # aiohttp takes the charset apart from the content type.
+        return view.bytes(generate_latest(metrics.registry), content_type=_PROMETHEUS_TEXT)
 
     return app
-
-
-def _header_list(headers: Any) -> list[tuple[str, bytes]]:
-    if headers is None:
-        return []
-    if isinstance(headers, Mapping):
-        return list(headers.items())
-    return list(headers)

@@ -33,9 +33,11 @@ class Emits(Protocol):
         self,
         topic: str,
         key: bytes | None,
-        value: bytes,
+        value: bytes | None,
         headers: Sequence[tuple[str, bytes]],
         on_done: OnDone,
+        *,
+        partition: int | None = None,
     ) -> None: ...
 
 
@@ -68,11 +70,14 @@ class Emitter:
         self,
         topic: str,
         key: bytes | None,
-        value: bytes,
+        value: bytes | None,
         headers: Sequence[tuple[str, bytes]],
         on_done: OnDone,
+        *,
+        partition: int | None = None,
     ) -> None:
-        """Queue one record; ``on_done`` gets ``None`` once the broker acknowledged it, else
+        """Queue one record (``value`` None: a tombstone; ``partition`` None: by key);
+        ``on_done`` gets ``None`` once the broker acknowledged it, else
         the reason it was not written (also when it could not even be queued).
 
         Waits when ``max_in_flight`` records are unacknowledged, so a slow broker slows the
@@ -84,7 +89,7 @@ class Emitter:
             on_done(_failure(outcome) if isinstance(outcome, BridgeError) else None)
 
         try:
-            await self._bridge.send(topic, key, value, headers, report)
+            await self._bridge.send(topic, key, value, headers, report, partition=partition)
         except BridgeError as error:  # e.g. a record larger than the client accepts
             on_done(_failure(error))
 

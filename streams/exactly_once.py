@@ -1,0 +1,267 @@
+"""Exactly once on the canonical topic: one Kafka transaction per input partition at a time.
+
+For each raw-topic partition it owns, the worker keeps a transactional librdkafka producer with
+``transactional.id = {app_id}-{raw topic}-{partition}``. Everything one partition's records
+produce (canonical events, dead letters) goes into that partition's open transaction, and the
+commit puts the partition's next offset into the same transaction
+(``send_offsets_to_transaction``), so output and progress become visible together or not at all
+to ``read_committed`` consumers.
+
+Fencing: the id follows the partition, not the process. When a partition moves, its new owner's
+``init_transactions`` bumps the id's epoch, which aborts the old owner's open transaction (or
+waits for one being committed) and makes every later call of the old owner fail. The new owner
+does this before Faust fetches the committed offsets (see ``streams/overrides.py``), so it starts
+exactly where the last committed transaction ended.
+
+Faust's own offset commits are switched off in this mode: a plain offset commit racing a
+transactional one could move the group's offset backwards.
+
+While a commit runs (in a thread: librdkafka's calls block), new records of that partition are
+held and produced into the next transaction, so processing does not stop for commits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+
+from schemas.producer_bridge import PERMANENT_REFUSALS
+from streams.errors import RecordRefused
+from streams.metrics import WorkerMetrics
+from streams.pipeline import Output, RawRecord
+from streams.state import DedupState
+
+log = logging.getLogger("hookgate.streams.transactions")
+
+#: How long a partition's takeover may keep retrying ``init_transactions``.
+_INIT_PATIENCE_S = 300.0
+
+
+class TransactionFailed(Exception):
+    """A transaction could not be committed (fenced, aborted, timed out): the worker restarts,
+    and the records of the transaction are read again from the last committed offset."""
+
+
+OnRefused = Callable[[RawRecord, RecordRefused], Output]
+
+
+class _PartitionTransaction:
+    def __init__(self, partition: int, producer: Producer, on_refused: OnRefused) -> None:
+        self.partition = partition
+        self.producer = producer
+        self.on_refused = on_refused
+        #: The offset to commit: last record put into the open transaction + 1.
+        self.next_offset: int | None = None
+        self.acks: list[Callable[[], object]] = []
+        #: How many state writes of the partition the open transaction's records depend on.
+        self.state_upto = 0
+        self.records = 0
+        self.committing = False
+        #: Outputs of records read while the previous transaction was being committed.
+        self.held: list[tuple[RawRecord, Output]] = []
+
+    def produce(self, record: RawRecord, output: Output) -> None:
+        if self.committing:
+            self.held.append((record, output))
+            return
+        try:
+            _produce(self.producer, output)
+        except RecordRefused as refused:
+            if output.dead_letter:
+                raise
+            # The client will never send this event (e.g. larger than message.max.bytes):
+            # the raw record, which Kafka did take, goes to the dead-letter topic instead.
+            _produce(self.producer, self.on_refused(record, refused))
+
+    def release_held(self) -> None:
+        held, self.held = self.held, []
+        for record, output in held:
+            self.produce(record, output)
+
+
+def _produce(producer: Producer, output: Output) -> None:
+    while True:
+        try:
+            producer.produce(
+                output.topic,
+                value=output.value,
+                key=output.key,
+                headers=output.headers,  # type: ignore[arg-type]
+            )
+            return
+        except BufferError:
+            # The local queue is full: serve delivery reports until there is room. Rare: a
+            # commit every commit interval empties the queue.
+            producer.poll(0.05)
+        except KafkaException as exc:
+            error: KafkaError = exc.args[0]
+            if error.code() in PERMANENT_REFUSALS:
+                raise RecordRefused(f"Kafka refused the record: {error.str()}") from None
+            raise
+
+
+class Transactions:
+    def __init__(
+        self,
+        *,
+        client_config: Mapping[str, Any],
+        app_id: str,
+        raw_topic: str,
+        state: DedupState,
+        metrics: WorkerMetrics,
+        on_refused: OnRefused,
+        timeout_s: float = 30.0,
+    ) -> None:
+        self._on_refused = on_refused
+        self._client_config = dict(client_config)
+        self._app_id = app_id
+        self._raw_topic = raw_topic
+        self._state = state
+        self._metrics = metrics
+        self._timeout_s = timeout_s
+        self._open: dict[int, _PartitionTransaction] = {}
+        self._group: object | None = None
+        self._lock = asyncio.Lock()
+
+    def owns(self, partition: int) -> bool:
+        return partition in self._open
+
+    async def assign(self, partitions: set[int]) -> None:
+        """Own exactly ``partitions``: fence the previous owner of each new one, drop the rest."""
+        async with self._lock:
+            gone = set(self._open) - partitions
+            for partition in gone:
+                txn = self._open.pop(partition)
+                self._state.forget(partition)
+                # Committed at revocation; anything left is from records read after it.
+                await asyncio.to_thread(_abandon, txn.producer, self._timeout_s)
+            new = sorted(partitions - set(self._open))
+            if new and self._group is None:
+                self._group = await asyncio.to_thread(self._group_metadata)
+            producers = await asyncio.gather(
+                *(asyncio.to_thread(self._start_producer, p) for p in new)
+            )
+            for partition, producer in zip(new, producers, strict=True):
+                self._open[partition] = _PartitionTransaction(partition, producer, self._on_refused)
+            if new or gone:
+                log.info("transactions: own partitions %s", sorted(self._open))
+
+    async def write(
+        self, record: RawRecord, output: Output | None, ack: Callable[[], object]
+    ) -> bool:
+        """Put one record's output and progress into its partition's open transaction.
+
+        Returns ``False`` for a record of a partition this worker no longer owns: it is not
+        processed here (its new owner reads it from the committed offset).
+        """
+        txn = self._open.get(record.partition)
+        if txn is None:
+            return False
+        if output is not None:
+            txn.produce(record, output)
+        txn.next_offset = record.offset + 1
+        txn.acks.append(ack)
+        txn.state_upto = self._state.issued(record.partition)
+        txn.records += 1
+        return True
+
+    async def commit(self) -> int:
+        """Commit every partition's open transaction that holds records; returns how many."""
+        async with self._lock:
+            work = [txn for txn in self._open.values() if txn.next_offset is not None]
+            await asyncio.gather(*(self._commit(txn) for txn in work))
+            return len(work)
+
+    async def close(self) -> None:
+        async with self._lock:
+            for txn in self._open.values():
+                await asyncio.to_thread(_abandon, txn.producer, self._timeout_s)
+            self._open.clear()
+
+    async def _commit(self, txn: _PartitionTransaction) -> None:
+        offset, acks, upto, records = txn.next_offset, txn.acks, txn.state_upto, txn.records
+        if offset is None:
+            return
+        txn.next_offset, txn.acks, txn.records = None, [], 0
+        txn.committing = True
+        started = time.monotonic()
+        try:
+            await self._state.durable(txn.partition, upto)
+            await asyncio.to_thread(self._commit_blocking, txn.producer, txn.partition, offset)
+        except BaseException:
+            self._metrics.transactions.labels("aborted").inc()
+            raise
+        finally:
+            txn.committing = False
+        txn.release_held()
+        self._metrics.transactions.labels("committed").inc()
+        self._metrics.transaction_records.observe(records)
+        self._metrics.commit_seconds.observe(time.monotonic() - started)
+        for ack in acks:
+            ack()
+
+    def _commit_blocking(self, producer: Producer, partition: int, offset: int) -> None:
+        offsets = [TopicPartition(self._raw_topic, partition, offset)]
+        try:
+            producer.send_offsets_to_transaction(offsets, self._group, self._timeout_s)
+            producer.commit_transaction(self._timeout_s)
+        except KafkaException as exc:
+            error: KafkaError = exc.args[0]
+            if error.txn_requires_abort():
+                _abandon(producer, self._timeout_s)
+            raise TransactionFailed(
+                f"partition {partition}: commit up to offset {offset} failed: {error.str()}"
+            ) from None
+        producer.begin_transaction()
+
+    def _start_producer(self, partition: int) -> Producer:
+        producer = Producer(
+            {
+                **self._client_config,
+                "transactional.id": f"{self._app_id}-{self._raw_topic}-{partition}",
+                # Last, so client settings cannot weaken the guarantee.
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 5,
+                # Errors reach commit_transaction(); successes need no callback per record.
+                "delivery.report.only.error": True,
+            }
+        )
+        deadline = time.monotonic() + _INIT_PATIENCE_S
+        while True:
+            try:
+                # Fences the partition's previous owner and settles its open transaction.
+                producer.init_transactions(self._timeout_s)
+                producer.begin_transaction()
+                return producer
+            except KafkaException as exc:
+                error: KafkaError = exc.args[0]
+                # A young cluster creates its transaction-state topic on first use, and a
+                # previous owner's transaction may take a while to abort: both are retriable.
+                if error.retriable() and time.monotonic() < deadline:
+                    log.info("transactions: partition %d: %s; retrying", partition, error.str())
+                    continue
+                raise TransactionFailed(
+                    f"partition {partition}: cannot start transactions: {error.str()}"
+                ) from None
+
+    def _group_metadata(self) -> object:
+        # The group's metadata without joining it: offsets are fenced by transactional id
+        # (one per input partition), so no generation is needed.
+        consumer = Consumer({**self._client_config, "group.id": self._app_id})
+        try:
+            return consumer.consumer_group_metadata()
+        finally:
+            consumer.close()
+
+
+def _abandon(producer: Producer, timeout_s: float) -> None:
+    try:
+        producer.abort_transaction(timeout_s)
+    except KafkaException as exc:
+        log.info("transactions: abort on close: %s", exc.args[0].str())

@@ -1,0 +1,79 @@
+"""The few places where the worker changes Faust's behaviour, each with its reason.
+
+Faust stays the framework: app, agent, table, changelog, recovery, consumer group. What it gets
+wrong for this worker (issue 7, measured under SIGKILL; upstream faust-streaming #177, #517) is
+progress: its exactly-once mode sends output outside the transactions and commits before its
+buffer is flushed, and its ack-based offset commits were seen to stall for minutes after a
+restart. So progress is the runner's (:mod:`streams.runner`), and Faust is told three things:
+
+1. **Do not commit offsets.** The runner commits them (in a transaction, or behind the output
+   acknowledgements). A second committer could move the group's offset backwards.
+2. **Before giving partitions away, or stopping, let the runner commit** what it processed, so
+   the next owner starts after it. Faust waits there until every record it handed out is acked
+   (``_consumer_wait_empty``), and the runner acks only what it committed; Faust's timers have
+   already stopped when the app stops, so the runner commits from inside that wait.
+3. **Before resuming newly assigned partitions, let the runner take them over**: in exactly-once
+   mode that fences their previous owner and settles its open transaction, before Faust reads
+   the committed offsets it resumes from (which it does after table recovery).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import faust
+from faust.transport.drivers import aiokafka as aiokafka_driver
+from faust.types import TP
+
+_COMMIT_ROUNDS = 200
+
+
+class _Consumer(aiokafka_driver.Consumer):
+    async def commit(self, topics: Any = None, start_new_transaction: bool = True) -> bool:
+        return False  # 1.
+
+
+class _Transport(aiokafka_driver.Transport):
+    Consumer = _Consumer
+
+
+class WorkerApp(faust.App):
+    """The Faust app with the runner's hooks into rebalancing."""
+
+    #: Called with the raw-topic partitions this worker owns after a rebalance.
+    on_assigned: Callable[[set[int]], Awaitable[None]] | None = None
+    #: Called before partitions are given away and when stopping: commit what was processed.
+    on_revoking: Callable[[], Awaitable[None]] | None = None
+    #: Called once when the app stops, after the agents.
+    on_stopped: Callable[[], Awaitable[None]] | None = None
+    raw_topic_name: str = ""
+
+    def _new_transport(self) -> Any:
+        return _Transport(self.conf.broker_consumer, self)
+
+    async def _consumer_wait_empty(self, consumer: Any, logger: Any) -> None:
+        if self.on_revoking is not None:
+            # 2. The agent may be inside one last record when the flow stops: commit until
+            # nothing handed out is unacked (bounded; Faust's own wait follows).
+            for _ in range(_COMMIT_ROUNDS):
+                await self.on_revoking()
+                if not consumer._unacked_messages:
+                    break
+                await asyncio.sleep(0.05)
+        await super()._consumer_wait_empty(consumer, logger)
+
+    async def _on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
+        if self.on_assigned is not None and not self.should_stop:
+            owned = {tp.partition for tp in assigned if tp.topic == self.raw_topic_name}
+            try:
+                await self.on_assigned(owned)  # 3.
+            except Exception as exc:
+                await self.crash(exc)
+                return
+        await super()._on_partitions_assigned(assigned, generation_id)
+
+    async def on_shutdown(self) -> None:
+        if self.on_stopped is not None:
+            await self.on_stopped()

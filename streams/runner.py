@@ -1,0 +1,153 @@
+"""Runs the stage over the stream and commits progress in the configured guarantee's way.
+
+Per raw record: the stage decides (:mod:`streams.pipeline`), the de-duplication entry is
+written (:mod:`streams.state`), the output goes to the sink: a partition's Kafka transaction
+(:mod:`streams.exactly_once`) or the idempotent producer (:mod:`streams.at_least_once`). Every
+commit interval, and before Faust gives partitions away, the sink commits what was processed.
+Raw records are acked to Faust only once committed, which is what Faust waits for before it
+hands partitions over in a rebalance.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from streams.errors import RecordRefused
+from streams.metrics import WorkerMetrics
+from streams.pipeline import Output, RawRecord, Stage
+from streams.state import DedupState
+
+log = logging.getLogger("hookgate.streams.runner")
+
+
+class Sink(Protocol):
+    async def assign(self, partitions: set[int]) -> None: ...
+
+    async def write(
+        self, record: RawRecord, output: Output | None, ack: Callable[[], object]
+    ) -> bool: ...
+
+    async def commit(self) -> int: ...
+
+    async def close(self) -> None: ...
+
+
+class Runner:
+    def __init__(
+        self,
+        *,
+        stage: Stage,
+        state: DedupState,
+        metrics: WorkerMetrics,
+        highwater: Callable[[int], int | None],
+        crash: Callable[[BaseException], None],
+    ) -> None:
+        self.stage = stage
+        self.state = state
+        self.sink: Sink | None = None
+        self._metrics = metrics
+        self._highwater = highwater
+        self._crash = crash
+        self._owned: set[int] = set()
+        #: Per owned partition, the next offset to process.
+        self._position: dict[int, int] = {}
+        self._committed_at = time.monotonic()
+        self._failed = False
+        # Seconds since all processed work was last committed, read at scrape time.
+        metrics.commit_age.set_function(lambda: time.monotonic() - self._committed_at)
+
+    def dead_letter(self, record: RawRecord, error: RecordRefused) -> Output:
+        result = self.stage.dead_letter(record, error)
+        self._metrics.dead_letters.labels(result.reason).inc()
+        if result.output is None:  # pragma: no cover - dead_letter always has one
+            raise RuntimeError("a dead letter without output")
+        return result.output
+
+    async def handle(self, record: RawRecord, ack: Callable[[], object]) -> None:
+        sink = self._sink()
+        expected = self._position.get(record.partition)
+        if expected is not None and record.offset != expected:
+            if record.offset < expected:
+                # Handed out again within one assignment (Faust re-reads from the committed
+                # offset after its seek): already in the open transaction or committed.
+                ack()
+                return
+            # A record was skipped: committing past it would lose it.
+            self._failed = True
+            error = RuntimeError(
+                f"partition {record.partition}: got offset {record.offset}, expected {expected}"
+            )
+            log.error("stopping the worker: %s", error)
+            self._crash(error)
+            return
+        result = self.stage.handle(record)
+        if result.state is not None:
+            await self.state.put(*result.state)
+        if not await sink.write(record, result.output, ack):
+            return
+        self._position[record.partition] = record.offset + 1
+        self._metrics.records.labels(result.outcome).inc()
+        if result.outcome == "duplicate":
+            self._metrics.duplicates.labels(result.source).inc()
+        elif result.outcome == "dead_lettered":
+            self._metrics.dead_letters.labels(result.reason).inc()
+
+    async def assign(self, partitions: set[int]) -> None:
+        await self._sink().assign(partitions)
+        # Everything processed of a kept partition was committed when it was revoked, so it
+        # resumes at the recorded position; a partition that moved away forgets it.
+        for gone in set(self._position) - partitions:
+            del self._position[gone]
+        for gone in self._owned - partitions:
+            with contextlib.suppress(KeyError):
+                self._metrics.consumer_lag.remove(str(gone))
+        self._owned = set(partitions)
+
+    async def commit(self) -> None:
+        """Commit what was processed; a failure stops the worker (restart = redo from commit)."""
+        if self._failed or self.sink is None:
+            return
+        try:
+            await self.sink.commit()
+        except Exception as exc:
+            self._failed = True
+            log.error("commit failed, stopping the worker: %s", exc)
+            self._crash(exc)
+            return
+        self._committed_at = time.monotonic()
+        self._observe()
+
+    async def expire(self) -> None:
+        removed = await self.state.expire(set(self._owned))
+        if removed:
+            self._metrics.state_expired.inc(removed)
+            log.info("expired %d de-duplication entries", removed)
+
+    async def close(self) -> None:
+        if self.sink is not None and not self._failed:
+            await self.commit()
+            await self.sink.close()
+
+    def _observe(self) -> None:
+        for partition in self._owned:
+            highwater = self._highwater(partition)
+            position = self._position.get(partition)
+            if highwater is not None and position is not None:
+                self._metrics.consumer_lag.labels(str(partition)).set(max(highwater - position, 0))
+
+    def _sink(self) -> Sink:
+        if self.sink is None:
+            raise RuntimeError("the runner has no sink: create_app() sets one")
+        return self.sink
+
+
+def header_list(headers: Any) -> list[tuple[str, bytes]]:
+    if headers is None:
+        return []
+    if isinstance(headers, Mapping):
+        return list(headers.items())
+    return list(headers)

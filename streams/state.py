@@ -1,0 +1,141 @@
+"""The de-duplication state: Faust's ``dedup`` table, written through librdkafka.
+
+Faust keeps the table (its store, its compacted changelog ``{app_id}-dedup-changelog``, and its
+recovery on start and rebalance). Writes bypass Faust's own changelog producer, for two reasons
+measured in issue 7: that producer (aiokafka) was the largest cost in the worker's profile, and
+its buffer is not flushed before Faust commits, so a committed offset could outrun the state it
+depends on. Here a write goes to the local store at once and to the changelog through an
+idempotent librdkafka producer, and :meth:`DedupState.durable` waits until every write issued so
+far for a partition is acknowledged: the runner calls it before it commits that partition.
+
+The changelog is written outside the output transaction on purpose. A changelog with
+transaction markers never lets Faust's recovery finish (it waits for the offset of the last
+record, which is then a marker), and the de-duplication rule does not need it: an entry whose
+transaction was aborted names a record that is read again, since its offset was not committed,
+and rule 2 (same partition and offset -> emit again) then emits it. What the rule needs is that a
+committed output never lacks its entry, and ``durable()`` before every commit gives that.
+
+Entries older than the horizon (by the records' own receive times, per partition) are removed
+with a tombstone by :meth:`DedupState.expire`, so the state follows the traffic of one horizon.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Callable, Iterator, MutableMapping
+from typing import Protocol
+
+import orjson
+
+from streams.dedup import Seen
+
+
+class Writer(Protocol):
+    """What the state writes its changelog with (``streams.emitter.Emitter``)."""
+
+    async def emit(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, bytes]],
+        on_done: Callable[[BaseException | None], None],
+        *,
+        partition: int | None = None,
+    ) -> None: ...
+
+
+class StateWriteFailed(Exception):
+    """A changelog write failed after the producer's retries: the worker must restart."""
+
+
+class DedupState:
+    def __init__(
+        self,
+        store: MutableMapping[bytes, object],
+        writer: Writer,
+        changelog_topic: str,
+        horizon_ms: int,
+    ) -> None:
+        self._store = store
+        self._writer = writer
+        self._changelog = changelog_topic
+        self._horizon_ms = horizon_ms
+        self._issued: dict[int, int] = defaultdict(int)
+        self._acked: dict[int, int] = defaultdict(int)
+        #: Bumped by forget(): acknowledgements of writes issued before it no longer count.
+        self._generation: dict[int, int] = defaultdict(int)
+        self._failure: BaseException | None = None
+        self._progress = asyncio.Event()
+        #: Per partition, the latest receive time written: the partition's own clock.
+        self._clock: dict[int, int] = {}
+
+    def get(self, key: bytes) -> object:
+        return self._store.get(key)
+
+    async def put(self, key: bytes, seen: Seen) -> None:
+        partition = seen.partition
+        self._store[key] = seen.to_json()
+        if seen.received_at_ms > self._clock.get(partition, 0):
+            self._clock[partition] = seen.received_at_ms
+        await self._write(partition, key, orjson.dumps(seen.to_json()))
+
+    def issued(self, partition: int) -> int:
+        return self._issued[partition]
+
+    async def durable(self, partition: int, upto: int) -> None:
+        """Wait until the first ``upto`` writes issued for ``partition`` are acknowledged."""
+        while self._acked[partition] < upto:
+            if self._failure is not None:
+                raise StateWriteFailed(str(self._failure)) from self._failure
+            self._progress.clear()
+            await self._progress.wait()
+        if self._failure is not None:
+            raise StateWriteFailed(str(self._failure)) from self._failure
+
+    def forget(self, partition: int) -> None:
+        """The partition moved away: its counters start afresh if it comes back."""
+        self._issued.pop(partition, None)
+        self._acked.pop(partition, None)
+        self._clock.pop(partition, None)
+        self._generation[partition] += 1
+
+    async def expire(self, partitions: set[int], limit: int = 10_000) -> int:
+        """Tombstone up to ``limit`` entries older than the horizon on ``partitions``.
+
+        "Older" is by each partition's own clock (the newest receive time written there), never
+        the wall clock, so a replay of old records decides as the first pass did.
+        """
+        removed = 0
+        for key, seen in list(self._expired(partitions, limit)):
+            del self._store[key]
+            await self._write(seen.partition, key, None)
+            removed += 1
+        return removed
+
+    def _expired(self, partitions: set[int], limit: int) -> Iterator[tuple[bytes, Seen]]:
+        found = 0
+        for key, value in self._store.items():
+            seen = Seen.from_json(value)
+            if seen is None or seen.partition not in partitions:
+                continue
+            clock = self._clock.get(seen.partition)
+            if clock is not None and clock - seen.received_at_ms > self._horizon_ms:
+                yield key, seen
+                found += 1
+                if found >= limit:
+                    return
+
+    async def _write(self, partition: int, key: bytes, value: bytes | None) -> None:
+        self._issued[partition] += 1
+        generation = self._generation[partition]
+
+        def done(error: BaseException | None) -> None:
+            if error is not None and self._failure is None:
+                self._failure = error
+            if self._generation[partition] == generation:
+                self._acked[partition] += 1
+            self._progress.set()
+
+        await self._writer.emit(self._changelog, key, value, [], done, partition=partition)
