@@ -33,6 +33,10 @@ _LOG_LEVEL_ENV = "HOOKGATE_INGRESS_LOG_LEVEL"
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
+#: Seconds in-flight deliveries get for their acks when the server stops (the Helm chart's
+#: termination grace period is derived from it: tests/test_helm_chart.py).
+GRACEFUL_SHUTDOWN_S = 15
+
 
 class DirectRoutes:
     """``POST`` requests that match one of the app's POST-only routes go to its endpoint
@@ -85,7 +89,7 @@ def serve(settings: Settings, *, log_level: str = "INFO", workers: int = 1) -> N
         "access_log": False,
         "log_config": None,
         # Give in-flight deliveries time to get their acks before the producer closes.
-        "timeout_graceful_shutdown": 15,
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
     }
     logs.configure(log_level)
     if workers == 1:

@@ -13,6 +13,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from ingress import server
 from schemas import config
 from tests.chart import (
     CHART,
@@ -411,7 +412,4 @@ def _env(workload: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _ingress_graceful_shutdown() -> int:
-    source = (Path(__file__).parent.parent / "ingress" / "server.py").read_text()
-    found = re.search(r"timeout_graceful_shutdown=(\d+)", source)
-    assert found
-    return int(found.group(1))
+    return server.GRACEFUL_SHUTDOWN_S
