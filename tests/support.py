@@ -110,6 +110,8 @@ class Stack:
     type_prefix: str | None = None
     #: ``kafka.client`` settings (TLS, SASL) for every client of every process.
     kafka_client: dict[str, Any] = field(default_factory=dict)
+    #: More ``worker`` settings (e.g. a short ``dedup_horizon_s``).
+    worker_settings: dict[str, Any] = field(default_factory=dict)
     name: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:8]}")
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -133,6 +135,7 @@ class Stack:
                 "data_dir": str(self.workdir / f"{self.name}-worker"),
                 "web_port": self.web_port,
                 **({"type_prefix": self.type_prefix} if self.type_prefix else {}),
+                **self.worker_settings,
             },
             "sources": [
                 {"name": "e2e", "provider": "standard-webhooks", "secrets": [SECRET]},
