@@ -115,6 +115,11 @@ class DedupState:
         return removed
 
     def _expired(self, partitions: set[int], limit: int) -> Iterator[tuple[bytes, Seen]]:
+        # A partition with no write since start has no clock: none of its entries can be judged,
+        # and a store recovered with millions of them is not read for nothing every interval.
+        partitions = {p for p in partitions if p in self._clock}
+        if not partitions:
+            return
         found = 0
         for key, value in self._store.items():
             seen = Seen.from_json(value)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 import pytest
@@ -251,6 +252,18 @@ async def test_expire_ignores_entries_of_partitions_without_a_write_since_start(
     auto.store[b"recovered"] = [0, 1, T0_MS]
     assert await auto.state.expire({0}) == 0
     assert b"recovered" in auto.store
+
+
+class UnreadableStore(dict[bytes, object]):
+    def items(self) -> Any:
+        raise AssertionError("the store was read")
+
+
+async def test_expire_does_not_read_the_store_while_no_partition_has_a_clock() -> None:
+    # After a restart the store may hold millions of recovered entries (bench/state_size.py):
+    # with no record since, no entry can be judged, and reading them all is pure cost.
+    state = DedupState(UnreadableStore(), AutoAckEmitter(), CHANGELOG, HORIZON_MS)
+    assert await state.expire({0, 1}) == 0
 
 
 async def test_expire_removes_at_most_limit_entries(auto: Harness) -> None:
