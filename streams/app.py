@@ -44,6 +44,9 @@ def create_app(
     worker = settings.worker
     raw = settings.topics.raw
     metrics = metrics or WorkerMetrics()
+    # Faust creates only the last level of its data directory; a fresh checkout or volume may
+    # lack the parents (HOOKGATE_HOME moved the dev broker's data elsewhere, for one).
+    Path(worker.data_dir).mkdir(parents=True, exist_ok=True)
     app = WorkerApp(
         worker.app_id,
         # Brokers, TLS/SASL credentials and acks for Faust's consumer and changelog producer.
