@@ -241,6 +241,9 @@ class WorkerSettings(BaseModel):
     commit_interval_ms: Annotated[int, Between(10, 60_000)] = 100
     #: How often de-duplication entries older than the horizon are removed.
     state_expiry_interval_s: Annotated[int, Between(1, 86_400)] = 60
+    #: Records waiting on an owned partition and none taken for this long (rebalancing and
+    #: table recovery not counted): the worker stops with an error for a restart. 0: never.
+    stall_timeout_s: Annotated[int, Between(0, 86_400)] = 60
 
     @field_validator("type_prefix")
     @classmethod

@@ -13,11 +13,15 @@ de-duplication entries every ``state_expiry_interval_s``, and commits a last tim
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import faust
+from confluent_kafka import KafkaException
 from faust.types import TP
 from prometheus_client import generate_latest
 
@@ -26,13 +30,18 @@ from schemas.config import Settings
 from streams.at_least_once import Acknowledged
 from streams.emitter import Emitter
 from streams.exactly_once import Transactions
+from streams.liveness import Liveness, Progress
 from streams.metrics import WorkerMetrics
-from streams.overrides import WorkerApp
+from streams.overrides import WorkerApp, consumer_state
 from streams.pipeline import RawRecord, Stage
 from streams.runner import Runner, header_list
 from streams.state import DedupState
 
+log = logging.getLogger("hookgate.streams")
+
 _PROMETHEUS_TEXT = "text/plain; version=0.0.4"
+#: How often the worker checks that it takes records while records wait (streams/liveness.py).
+_LIVENESS_CHECK_S = 10.0
 
 
 def create_app(
@@ -132,9 +141,28 @@ def create_app(
             on_refused=runner.dead_letter,
         )
 
+    liveness = (
+        Liveness(
+            client_config=kafka_clients.librdkafka(settings.kafka),
+            group=worker.app_id,
+            topic=raw.name,
+            stall_timeout_s=worker.stall_timeout_s,
+            progress=Progress(
+                owned=lambda: runner.owned,
+                positions=runner.positions,
+                taken_at=lambda: runner.taken_at,
+            ),
+            describe=lambda: consumer_state(app),
+        )
+        if worker.stall_timeout_s
+        else None
+    )
+
     async def stopped() -> None:
         await runner.close()
         await emitter.stop()
+        if liveness is not None:
+            liveness.close()
 
     app.on_assigned = runner.assign
     app.on_revoking = runner.commit
@@ -162,6 +190,28 @@ def create_app(
     @app.timer(worker.state_expiry_interval_s)  # type: ignore[untyped-decorator]
     async def expire() -> None:
         await runner.expire()
+
+    @app.timer(_LIVENESS_CHECK_S)  # type: ignore[untyped-decorator]
+    async def check_liveness() -> None:
+        if liveness is None:
+            return
+        if app.busy():
+            liveness.note_busy(time.monotonic())
+            return
+        try:
+            waiting = await asyncio.to_thread(liveness.probe)
+        except KafkaException as exc:
+            # The broker cannot say (an outage): no verdict this round.
+            log.info("liveness: cannot read offsets: %s", exc)
+            return
+        # Again after the probe: a rebalance may have begun while it ran.
+        if app.busy():
+            liveness.note_busy(time.monotonic())
+            return
+        stalled = liveness.verdict(time.monotonic(), waiting)
+        if stalled is not None:
+            await runner.commit()
+            crash(stalled)
 
     @app.page("/metrics")
     async def metrics_page(view: Any, request: Any) -> Any:

@@ -77,3 +77,34 @@ class WorkerApp(faust.App):
     async def on_shutdown(self) -> None:
         if self.on_stopped is not None:
             await self.on_stopped()
+
+    def busy(self) -> bool:
+        """Rebalancing or recovering tables: not taking records, and rightly so."""
+        recovery: Any = self.tables.recovery  # type: ignore[attr-defined]
+        return bool(self.rebalancing) or not recovery.completed.is_set()
+
+
+def consumer_state(app: WorkerApp) -> str:
+    """What Faust's consumer looks like, for the log line of a stuck worker (read-only)."""
+    consumer: Any = app.consumer
+    recovery: Any = app.tables.recovery  # type: ignore[attr-defined]
+    parts = {
+        "generation": app.consumer_generation_id,
+        "rebalancing": app.rebalancing,
+        "recovery_completed": recovery.completed.is_set(),
+        "flow_control_active": app.flow_control.is_active(),
+        "consumer_flow_active": consumer.flow_active,
+        "assignment": sorted(map(str, consumer.assignment())),
+        "paused": sorted(map(str, consumer._paused_partitions)),
+        "active": sorted(map(str, consumer._active_partitions or ())),
+        "unacked": len(consumer._unacked_messages),
+        "read_offsets": {str(tp): o for tp, o in consumer._read_offset.items()},
+        "fetcher": app._fetcher.state,
+    }
+    try:
+        client = consumer._thread._ensure_consumer()
+        parts["aiokafka_assignment"] = sorted(map(str, client.assignment()))
+        parts["aiokafka_paused"] = sorted(map(str, client.paused()))
+    except Exception as exc:  # a diagnostic never fails the check
+        parts["aiokafka"] = repr(exc)
+    return repr(parts)

@@ -56,6 +56,8 @@ class Runner:
         #: Per owned partition, the next offset to process.
         self._position: dict[int, int] = {}
         self._committed_at = time.monotonic()
+        #: When the last record was taken (or partitions were assigned): the liveness clock.
+        self.taken_at = time.monotonic()
         self._failed = False
         # Seconds since all processed work was last committed, read at scrape time.
         metrics.commit_age.set_function(lambda: time.monotonic() - self._committed_at)
@@ -69,6 +71,7 @@ class Runner:
 
     async def handle(self, record: RawRecord, ack: Callable[[], object]) -> None:
         sink = self._sink()
+        self.taken_at = time.monotonic()
         expected = self._position.get(record.partition)
         if expected is not None and record.offset != expected:
             if record.offset < expected:
@@ -106,6 +109,15 @@ class Runner:
             with contextlib.suppress(KeyError):
                 self._metrics.consumer_lag.remove(str(gone))
         self._owned = set(partitions)
+        self.taken_at = time.monotonic()
+
+    @property
+    def owned(self) -> set[int]:
+        return set(self._owned)
+
+    def positions(self) -> dict[int, int]:
+        """Per owned partition that took a record since it was assigned, the next offset."""
+        return dict(self._position)
 
     async def commit(self) -> None:
         """Commit what was processed; a failure stops the worker (restart = redo from commit)."""

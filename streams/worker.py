@@ -10,6 +10,7 @@ import uvloop
 from schemas.config import Settings
 from streams import replayfence
 from streams.app import create_app
+from streams.liveness import EXIT_STALLED, WorkerStalled
 
 
 def run(settings: Settings, *, log_level: str = "info") -> None:
@@ -19,4 +20,10 @@ def run(settings: Settings, *, log_level: str = "info") -> None:
     # Faust's Worker installs SIGTERM/SIGINT handlers and stops agents, tables and producers
     # in order; it exits non-zero if the app crashed.
     worker = faust.Worker(app, loglevel=log_level)
-    worker.execute_from_commandline()
+    try:
+        worker.execute_from_commandline()
+    except SystemExit:
+        # A stuck worker's own stop: its own status, so a supervisor can tell it apart.
+        if isinstance(app.crash_reason, WorkerStalled):
+            raise SystemExit(EXIT_STALLED) from None
+        raise

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -29,6 +30,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ingress.schemes.standard_webhooks import decode_secret, sign
 from schemas import config, jsoncodec, published
+from streams.liveness import EXIT_STALLED
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 SECRET_BYTES = decode_secret(SECRET)
@@ -93,7 +95,24 @@ def wait_until(condition: Callable[[], Any], timeout: float, what: str, every: f
         if result:
             return result
         time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}{_running_logs()}")
+
+
+#: The stacks with running processes, so a timeout can say what their processes logged (a CI
+#: failure is otherwise read without them).
+_RUNNING: dict[int, Stack] = {}
+_LOG_TAIL_LINES = 60
+
+
+def _running_logs() -> str:
+    parts = []
+    for stack in _RUNNING.values():
+        for role, process in stack.processes.items():
+            state = "running" if process.poll() is None else f"exited {process.returncode}"
+            tail = stack.log(role).splitlines()[-_LOG_TAIL_LINES:]
+            parts.append(f"\n--- {stack.name} {role} ({state}), last lines of its log ---\n")
+            parts.append("\n".join(tail))
+    return "".join(parts)
 
 
 @dataclass
@@ -112,8 +131,13 @@ class Stack:
     kafka_client: dict[str, Any] = field(default_factory=dict)
     #: More ``worker`` settings (e.g. a short ``dedup_horizon_s``).
     worker_settings: dict[str, Any] = field(default_factory=dict)
+    #: Start a worker again when it stopped itself for being stuck (exit status
+    #: ``EXIT_STALLED``), as its supervisor in a deployment does (Kubernetes, compose).
+    restart_stalled: bool = True
     name: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:8]}")
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    #: Per role, how often it was started again after stopping itself for being stuck.
+    restarts: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.ingress_port, self.web_port = free_ports(2)
@@ -134,6 +158,8 @@ class Stack:
                 "app_id": f"hookgate-{self.name}",
                 "data_dir": str(self.workdir / f"{self.name}-worker"),
                 "web_port": self.web_port,
+                # Short, so a stuck worker is restarted (restart_stalled) within a test's wait.
+                "stall_timeout_s": 20,
                 **({"type_prefix": self.type_prefix} if self.type_prefix else {}),
                 **self.worker_settings,
             },
@@ -144,6 +170,9 @@ class Stack:
         }
         self.config_path.write_text(yaml.safe_dump(document))
         self.settings = config.load(self.config_path, env={})
+        self._lock = threading.RLock()
+        self._modules: dict[str, str] = {}
+        self._supervisor: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -152,17 +181,44 @@ class Stack:
     def start(self, role: str, module: str = "hookgate") -> None:
         """Run ``hookgate {role}`` as a child process, as an operator would (``module``: another
         entry point taking the same arguments, e.g. a worker with a test normalizer)."""
+        with self._lock:
+            self.processes[role] = self._spawn(role, module)
+            self._modules[role] = module
+            _RUNNING[id(self)] = self
+            if self._supervisor is None and self.restart_stalled:
+                self._supervisor = threading.Thread(target=self._supervise, daemon=True)
+                self._supervisor.start()
+
+    def _spawn(self, role: str, module: str) -> subprocess.Popen[bytes]:
         log = (self.workdir / f"{self.name}-{role}.log").open("ab")
-        self.processes[role] = subprocess.Popen(
-            [sys.executable, "-m", module, role, "--config", str(self.config_path)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"},
-        )
-        log.close()
+        try:
+            return subprocess.Popen(
+                [sys.executable, "-m", module, role, "--config", str(self.config_path)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"},
+            )
+        finally:
+            log.close()
+
+    def _supervise(self) -> None:
+        while True:
+            time.sleep(0.5)
+            with self._lock:
+                if not self.processes:
+                    self._supervisor = None
+                    return
+                for role, process in list(self.processes.items()):
+                    if process.poll() == EXIT_STALLED:
+                        self.restarts[role] = self.restarts.get(role, 0) + 1
+                        print(f"{self.name}: {role} stopped itself for being stuck; restarted")
+                        self.processes[role] = self._spawn(role, self._modules[role])
 
     def stop(self, role: str, timeout: float = 30) -> int:
-        process = self.processes.pop(role)
+        with self._lock:
+            process = self.processes.pop(role)
+            if not self.processes:
+                _RUNNING.pop(id(self), None)
         process.send_signal(signal.SIGTERM)
         try:
             return process.wait(timeout)
