@@ -22,6 +22,7 @@ from types import FrameType
 from hookgate import topics
 from hookgate.kafka_local import LocalKafka
 from schemas.config import Settings
+from streams.liveness import EXIT_STALLED
 
 
 class DevError(Exception):
@@ -47,19 +48,22 @@ def run(settings: Settings, config_path: Path, progress: Callable[[str], None] =
                 progress(f"using the Kafka cluster at {settings.kafka.bootstrap}")
             progress("ensuring topics:")
             topics.ensure(settings, progress)
-            for role in ("ingress", "worker"):
-                children.append(
-                    subprocess.Popen(
-                        [sys.executable, "-m", "hookgate", role, "--config", str(config_path)]
-                    )
-                )
+            children.extend(_start(role, config_path) for role in ("ingress", "worker"))
             _wait_ready(settings, children)
             _banner(settings, config_path, progress)
-            while all(child.poll() is None for child in children):
+            while True:
                 time.sleep(0.5)
-            failed = next(c for c in children if c.poll() is not None)
-            progress(f"a child process exited with status {failed.returncode}; stopping")
-            return 1
+                worker = children[1]
+                if worker.poll() == EXIT_STALLED:
+                    # The worker stopped itself for being stuck: restart it, as a deployment's
+                    # supervisor does (README, Liveness).
+                    progress("the worker stopped itself for being stuck; restarting it")
+                    children[1] = _start("worker", config_path)
+                    continue
+                failed = next((c for c in children if c.poll() is not None), None)
+                if failed is not None:
+                    progress(f"a child process exited with status {failed.returncode}; stopping")
+                    return 1
         except KeyboardInterrupt:
             progress("\nstopping hookgate dev ...")
             return 0
@@ -70,6 +74,10 @@ def run(settings: Settings, config_path: Path, progress: Callable[[str], None] =
                 _terminate(children)
                 if broker is not None:
                     broker.stop()
+
+
+def _start(role: str, config_path: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "hookgate", role, "--config", str(config_path)])
 
 
 def _wait_ready(
