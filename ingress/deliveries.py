@@ -17,7 +17,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from ingress.body import read_limited
-from ingress.errors import IngressError, UnknownSource
+from ingress.errors import IngressError, MalformedQuery, UnknownSource
 from ingress.metrics import UNKNOWN_SOURCE, IngressMetrics
 from ingress.producer import RawProducer
 from ingress.providers import ConfiguredSource
@@ -56,6 +56,7 @@ class DeliveryEndpoint:
                 raise UnknownSource(f"no source named {name[:64]!r} is configured")
             if "token" in request.path_params and not source.provider.path_token:
                 raise UnknownSource(f"source {name!r} takes no token in its path")
+            _check_query(request.scope.get("query_string", b""))
             try:
                 body = await read_limited(request, source.settings.max_body_bytes)
             except ClientDisconnect:
@@ -135,6 +136,16 @@ class DeliveryEndpoint:
             fields["reason"] = error.reason
             fields["detail"] = error.detail
         log.info("delivery", extra=fields)
+
+
+def _check_query(query: bytes) -> None:
+    # Starlette's Request.url decodes the query as UTF-8 and raises UnicodeDecodeError (a 500)
+    # whose repr holds the raw bytes, which for some sources include a secret token.
+    if query and not query.isascii():
+        try:
+            query.decode()
+        except UnicodeDecodeError:
+            raise MalformedQuery("the query string is not valid UTF-8") from None
 
 
 def _json(

@@ -42,6 +42,13 @@ class MalformedHeader(IngressError):
     reason = "malformed_header"
 
 
+class MalformedQuery(IngressError):
+    """The URL's query string is not UTF-8. The detail never quotes it: it may hold a token."""
+
+    status = 400
+    reason = "malformed_query"
+
+
 class MissingHeader(IngressError):
     """A header the scheme needs besides the signature (id, timestamp) is absent."""
 
