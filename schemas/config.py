@@ -218,6 +218,13 @@ class IngressSettings(BaseModel):
     #: Deliveries waiting for the broker's acknowledgement; while this many wait, new ones are
     #: refused with 503 + ``Retry-After`` before their body is read.
     max_produces_in_flight: Annotated[int, Between(1, 1_000_000)] = 1_000
+    #: Connections served at once per process; a request on one more gets uvicorn's 503.
+    max_connections: Annotated[int, Between(1, 1_000_000)] = 1_000
+    #: Bytes of a request's head (request line and headers); beyond them: 431, connection closed
+    #: before the rest arrives.
+    max_header_bytes: Annotated[int, Between(1_024, 1_048_576)] = 32_768
+    #: Headers in one request; one more: 431.
+    max_headers: Annotated[int, Between(8, 10_000)] = 100
 
     @property
     def local_url(self) -> str:
