@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ingress.deliveries import DeliveryEndpoint
+from ingress.limits import InFlight
 from ingress.metrics import IngressMetrics
 from ingress.producer import KafkaProducer, RawProducer
 from ingress.providers import configure_sources
@@ -44,7 +45,13 @@ def create_app(
     )
     metrics = metrics or IngressMetrics()
     raw_topic = settings.topics.raw.name
-    deliveries = DeliveryEndpoint(sources, producer, raw_topic, metrics, clock)
+    limits = settings.ingress
+    in_flight = InFlight(
+        max_body_bytes=limits.max_body_bytes_in_flight, max_produces=limits.max_produces_in_flight
+    )
+    deliveries = DeliveryEndpoint(
+        sources, producer, raw_topic, metrics, clock, in_flight, limits.body_timeout_ms / 1000
+    )
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})

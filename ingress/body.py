@@ -1,13 +1,18 @@
-"""Reading a request body with a hard limit, never buffering more than the limit."""
+"""Reading a request body with a hard limit and a deadline, never buffering more than the limit."""
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.requests import ClientDisconnect, Request
 
-from ingress.errors import MalformedHeader, PayloadTooLarge
+from ingress.errors import BodyTimeout, MalformedHeader, PayloadTooLarge
+from ingress.limits import Held
 
 
-async def read_limited(request: Request, limit: int) -> bytes:
+async def read_limited(request: Request, limit: int, held: Held, timeout_s: float) -> bytes:
+    """The body, at most ``limit`` bytes, in full within ``timeout_s`` seconds of the call;
+    its bytes are reserved in ``held`` (declared ones before they are read)."""
     declared = request.headers.get("content-length")
     if declared is not None:
         # Bounded before int(): Python refuses to convert more than 4300 digits (a 500).
@@ -15,6 +20,16 @@ async def read_limited(request: Request, limit: int) -> bytes:
             raise MalformedHeader("content-length is not a non-negative integer")
         if int(declared) > limit:
             raise PayloadTooLarge(f"body of {declared} bytes exceeds the limit of {limit}")
+        held.reserve(int(declared))
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await _read(request, limit, held)
+    except TimeoutError:
+        # A sender that stalls mid-body would otherwise hold its connection and its bytes.
+        raise BodyTimeout(f"the body did not arrive within {timeout_s:g} s") from None
+
+
+async def _read(request: Request, limit: int, held: Held) -> bytes:
     # Straight from the ASGI receive channel rather than Request.stream(), an async generator
     # that costs more than the copy it saves: most bodies arrive in one message.
     receive = request.receive
@@ -29,6 +44,7 @@ async def read_limited(request: Request, limit: int) -> bytes:
         size += len(chunk)
         if size > limit:
             raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
+        held.reserve(size)
         if not message.get("more_body", False):
             if not chunks:
                 return chunk

@@ -17,10 +17,12 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from ingress.body import read_limited
-from ingress.errors import IngressError, UnknownSource
+from ingress.errors import BodyTimeout, IngressError, MalformedQuery, UnknownSource
+from ingress.limits import InFlight
 from ingress.metrics import UNKNOWN_SOURCE, IngressMetrics
 from ingress.producer import RawProducer
 from ingress.providers import ConfiguredSource
+from ingress.schemes.base import Verified
 from schemas.raw import RawDelivery
 
 log = logging.getLogger("hookgate.ingress")
@@ -37,12 +39,16 @@ class DeliveryEndpoint:
         raw_topic: str,
         metrics: IngressMetrics,
         clock: Callable[[], float],
+        in_flight: InFlight,
+        body_timeout_s: float,
     ) -> None:
         self._sources = sources
         self._producer = producer
         self._raw_topic = raw_topic
         self._metrics = metrics
         self._clock = clock
+        self._in_flight = in_flight
+        self._body_timeout_s = body_timeout_s
 
     async def handle(self, request: Request) -> Response:
         started = time.perf_counter()
@@ -56,64 +62,92 @@ class DeliveryEndpoint:
                 raise UnknownSource(f"no source named {name[:64]!r} is configured")
             if "token" in request.path_params and not source.provider.path_token:
                 raise UnknownSource(f"source {name!r} takes no token in its path")
-            try:
-                body = await read_limited(request, source.settings.max_body_bytes)
-            except ClientDisconnect:
-                # The sender is gone; nothing was produced, and it will retry.
-                log.info("client disconnected", extra={"source": label})
-                return Response(status_code=400)
-            size = len(body)
-            now = self._clock()
-            # ASGI gives header names lower-cased already.
-            headers = dict(request.headers.items())
-            url = str(request.url) if source.provider.uses_url else ""
-            try:
-                if source.provider.offload:
-                    # Ed25519 costs ~100 us of CPU: in a thread, the loop keeps serving others.
-                    verified = await asyncio.to_thread(
-                        source.verifier.verify, headers, body, now, url
+            _check_query(request.scope.get("query_string", b""))
+            self._in_flight.admit()
+            # The body's bytes count against the in-flight cap until the delivery is answered.
+            with self._in_flight.holding() as held:
+                try:
+                    body = await read_limited(
+                        request, source.settings.max_body_bytes, held, self._body_timeout_s
                     )
-                else:
-                    verified = source.verifier.verify(headers, body, now, url)
-            except IngressError as error:
-                self._metrics.verification_failures.labels(label, error.reason).inc()
-                raise
-            event_id = verified.event_id
-            if verified.reply is not None:
-                # A verified handshake (Slack's url_verification): answered, nothing produced.
-                self._metrics.deliveries.labels(label, "handshake").inc()
-                self._log(label, event_id, 200, started, size, None)
-                return Response(verified.reply, media_type="application/json")
-            kept = verified.kept_headers
-            if kept is None:
-                kept = source.verifier.kept_headers
-            delivery = RawDelivery(
-                source=name,
-                provider=source.provider.name,
-                scheme=source.provider.scheme,
-                event_id=verified.event_id,
-                received_at_ms=int(now * 1000),
-                content_type=headers.get("content-type", "application/octet-stream"),
-                body=body,
-                sender_headers=tuple((h, headers[h]) for h in kept if h in headers),
-                signed_at_ms=None if verified.timestamp is None else verified.timestamp * 1000,
-                key_index=verified.key_index,
-            )
-            produce_started = time.perf_counter()
-            await self._producer.produce(
-                self._raw_topic, delivery.key, delivery.body, delivery.headers()
-            )
-            self._metrics.produce_seconds.observe(time.perf_counter() - produce_started)
+                except ClientDisconnect:
+                    # The sender is gone; nothing was produced, and it will retry.
+                    log.info("client disconnected", extra={"source": label})
+                    return Response(status_code=400)
+                size = len(body)
+                now = self._clock()
+                # ASGI gives header names lower-cased already.
+                headers = dict(request.headers.items())
+                url = str(request.url) if source.provider.uses_url else ""
+                verified = await self._verify(source, label, headers, body, now, url)
+                event_id = verified.event_id
+                if verified.reply is not None:
+                    # A verified handshake (Slack's url_verification): answered, nothing produced.
+                    self._metrics.deliveries.labels(label, "handshake").inc()
+                    self._log(label, event_id, 200, started, size, None)
+                    return Response(verified.reply, media_type="application/json")
+                await self._produce(source, name, headers, body, now, verified)
         except IngressError as error:
             self._metrics.deliveries.labels(label, error.reason).inc()
             self._log(label, event_id, error.status, started, size, error)
-            headers_out = {"Retry-After": RETRY_AFTER} if error.retriable else None
-            return _json({"error": error.reason, "detail": error.detail}, error.status, headers_out)
+            return _json(
+                {"error": error.reason, "detail": error.detail}, error.status, _headers(error)
+            )
         self._metrics.deliveries.labels(label, "accepted").inc()
         self._metrics.secret_matches.labels(label, str(verified.key_index)).inc()
         self._metrics.body_bytes.observe(size)
         self._log(label, event_id, 200, started, size, None)
         return _json({"status": "accepted", "event_id": event_id})
+
+    async def _verify(
+        self,
+        source: ConfiguredSource,
+        label: str,
+        headers: dict[str, str],
+        body: bytes,
+        now: float,
+        url: str,
+    ) -> Verified:
+        try:
+            if source.offload:
+                # Ed25519 hashes the body per (entry, key): in a thread, the loop keeps
+                # serving others meanwhile.
+                return await asyncio.to_thread(source.verifier.verify, headers, body, now, url)
+            return source.verifier.verify(headers, body, now, url)
+        except IngressError as error:
+            self._metrics.verification_failures.labels(label, error.reason).inc()
+            raise
+
+    async def _produce(
+        self,
+        source: ConfiguredSource,
+        name: str,
+        headers: dict[str, str],
+        body: bytes,
+        now: float,
+        verified: Verified,
+    ) -> None:
+        kept = verified.kept_headers
+        if kept is None:
+            kept = source.verifier.kept_headers
+        delivery = RawDelivery(
+            source=name,
+            provider=source.provider.name,
+            scheme=source.provider.scheme,
+            event_id=verified.event_id,
+            received_at_ms=int(now * 1000),
+            content_type=headers.get("content-type", "application/octet-stream"),
+            body=body,
+            sender_headers=tuple((h, headers[h]) for h in kept if h in headers),
+            signed_at_ms=None if verified.timestamp is None else verified.timestamp * 1000,
+            key_index=verified.key_index,
+        )
+        produce_started = time.perf_counter()
+        with self._in_flight.producing():
+            await self._producer.produce(
+                self._raw_topic, delivery.key, delivery.body, delivery.headers()
+            )
+        self._metrics.produce_seconds.observe(time.perf_counter() - produce_started)
 
     def _log(
         self,
@@ -135,6 +169,25 @@ class DeliveryEndpoint:
             fields["reason"] = error.reason
             fields["detail"] = error.detail
         log.info("delivery", extra=fields)
+
+
+def _headers(error: IngressError) -> dict[str, str] | None:
+    if error.retriable:
+        return {"Retry-After": RETRY_AFTER}
+    if isinstance(error, BodyTimeout):
+        # The rest of the body may still come; the connection is not worth keeping.
+        return {"Connection": "close"}
+    return None
+
+
+def _check_query(query: bytes) -> None:
+    # Starlette's Request.url decodes the query as UTF-8 and raises UnicodeDecodeError (a 500)
+    # whose repr holds the raw bytes, which for some sources include a secret token.
+    if query and not query.isascii():
+        try:
+            query.decode()
+        except UnicodeDecodeError:
+            raise MalformedQuery("the query string is not valid UTF-8") from None
 
 
 def _json(

@@ -35,11 +35,25 @@ class PayloadTooLarge(IngressError):
     reason = "payload_too_large"
 
 
+class BodyTimeout(IngressError):
+    """The body did not arrive in full within ``ingress.body_timeout_ms``: a stalled sender."""
+
+    status = 408
+    reason = "body_timeout"
+
+
 class MalformedHeader(IngressError):
     """A header the scheme needs is present but cannot be parsed (bad timestamp, bad entry list)."""
 
     status = 400
     reason = "malformed_header"
+
+
+class MalformedQuery(IngressError):
+    """The URL's query string is not UTF-8. The detail never quotes it: it may hold a token."""
+
+    status = 400
+    reason = "malformed_query"
 
 
 class MissingHeader(IngressError):
@@ -85,4 +99,13 @@ class BrokerUnavailable(IngressError):
 
     status = 503
     reason = "broker_unavailable"
+    retriable = True
+
+
+class Overloaded(IngressError):
+    """The ingress holds as many body bytes or unacknowledged produces as it is allowed: shed
+    before reading more, and ask the sender to retry."""
+
+    status = 503
+    reason = "overloaded"
     retriable = True

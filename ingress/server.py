@@ -22,8 +22,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ingress import logs
+from ingress import http_protocol, logs
 from ingress.app import create_app
+from ingress.producer import RawProducer
 from schemas import config
 from schemas.config import Settings
 
@@ -74,23 +75,37 @@ class DirectRoutes:
         await self.app(scope, receive, send)
 
 
-def asgi_app(settings: Settings) -> ASGIApp:
-    """The ASGI application ``hookgate ingress`` serves."""
-    return DirectRoutes(create_app(settings))
+def asgi_app(settings: Settings, producer: RawProducer | None = None) -> ASGIApp:
+    """The ASGI application ``hookgate ingress`` serves; also sets this process's request head
+    limits (:mod:`ingress.http_protocol`), which uvicorn's protocol reads per connection."""
+    http_protocol.configure(
+        max_head_bytes=settings.ingress.max_header_bytes,
+        max_headers=settings.ingress.max_headers,
+    )
+    return DirectRoutes(create_app(settings, producer=producer))
 
 
-def serve(settings: Settings, *, log_level: str = "INFO", workers: int = 1) -> None:
-    """Serve until SIGTERM. ``workers`` > 1 forks that many processes sharing one socket,
-    each with its own producer; the configuration is read again in each from its file."""
-    options: dict[str, Any] = {
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options for ``settings`` (see ``uvicorn.Config``)."""
+    return {
         "host": settings.ingress.host,
         "port": settings.ingress.port,
+        # httptools, with the head bounded (the class is importable, so workers get it too).
+        "http": http_protocol.LimitedHttpToolsProtocol,
+        # uvicorn counts the connection asking among those open: +1 serves max_connections.
+        "limit_concurrency": settings.ingress.max_connections + 1,
         # Our own JSON line per delivery replaces the access log.
         "access_log": False,
         "log_config": None,
         # Give in-flight deliveries time to get their acks before the producer closes.
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
     }
+
+
+def serve(settings: Settings, *, log_level: str = "INFO", workers: int = 1) -> None:
+    """Serve until SIGTERM. ``workers`` > 1 forks that many processes sharing one socket,
+    each with its own producer; the configuration is read again in each from its file."""
+    options = server_options(settings)
     logs.configure(log_level)
     if workers == 1:
         uvicorn.run(asgi_app(settings), **options)

@@ -206,6 +206,25 @@ class IngressSettings(BaseModel):
 
     host: NonEmpty = "127.0.0.1"
     port: Port = 8000
+    #: A body must arrive in full within this many milliseconds of its first byte being
+    #: awaited, else 408: a sender that stalls mid-body holds no connection and memory for long.
+    body_timeout_ms: Annotated[int, Between(100, 600_000)] = 10_000
+    #: Body bytes all requests in progress may hold together (declared lengths count before
+    #: they arrive); a request that would pass it gets 503 + ``Retry-After``. At least the
+    #: largest ``max_body_bytes`` of a source.
+    max_body_bytes_in_flight: Annotated[int, Between(1_048_576, 16 * 1_073_741_824)] = (
+        64 * 1_048_576
+    )
+    #: Deliveries waiting for the broker's acknowledgement; while this many wait, new ones are
+    #: refused with 503 + ``Retry-After`` before their body is read.
+    max_produces_in_flight: Annotated[int, Between(1, 1_000_000)] = 1_000
+    #: Connections served at once per process; a request on one more gets uvicorn's 503.
+    max_connections: Annotated[int, Between(1, 1_000_000)] = 1_000
+    #: Bytes of a request's head (request line and headers); beyond them: 431, connection closed
+    #: before the rest arrives.
+    max_header_bytes: Annotated[int, Between(1_024, 1_048_576)] = 32_768
+    #: Headers in one request; one more: 431.
+    max_headers: Annotated[int, Between(8, 10_000)] = 100
 
     @property
     def local_url(self) -> str:
@@ -382,10 +401,17 @@ def parse(
         raise config_error(exc, Settings, "sources") from None
     kafka_clients.check(settings.kafka.client)
     seen: set[str] = set()
+    in_flight = settings.ingress.max_body_bytes_in_flight
     for i, source in enumerate(settings.source_list):
         if source.name in seen:
             raise ConfigError(f"sources[{i}].name", f"duplicate source name {source.name!r}")
         seen.add(source.name)
+        if source.max_body_bytes > in_flight:
+            raise ConfigError(
+                "ingress.max_body_bytes_in_flight",
+                f"{in_flight} is less than sources[{i}].max_body_bytes ({source.max_body_bytes}):"
+                " no body of that size could ever be accepted",
+            )
     settings._origin = origin
     return settings
 

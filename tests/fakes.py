@@ -5,6 +5,7 @@ Tests that do claim Kafka behaviour run against the real broker (tests/support.p
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -27,6 +28,8 @@ class FakeProducer:
     ready_answer: bool = True
     ready_asked: list[str] = field(default_factory=list)
     error: Exception | None = None
+    #: While set to an unset event, every produce waits for it (a broker slow to acknowledge).
+    hold: asyncio.Event | None = None
     started: bool = False
     stopped: bool = False
 
@@ -39,6 +42,8 @@ class FakeProducer:
     async def produce(
         self, topic: str, key: bytes, value: bytes, headers: Sequence[tuple[str, bytes]]
     ) -> Delivered:
+        if self.hold is not None:
+            await self.hold.wait()
         if self.error is not None:
             raise self.error
         self.produced.append(Produced(topic, key, value, list(headers)))

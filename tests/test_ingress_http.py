@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import base64
 import logging
+import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -23,7 +25,8 @@ from starlette.applications import Starlette
 from ingress.app import create_app
 from ingress.errors import BrokerUnavailable
 from ingress.logs import JsonFormatter
-from ingress.schemes.standard_webhooks import decode_secret, sign
+from ingress.schemes.fal import FalVerifier
+from ingress.schemes.standard_webhooks import StandardWebhooksVerifier, decode_secret, sign
 from ingress.server import DirectRoutes
 from schemas import raw
 from schemas.config import Settings, parse
@@ -425,6 +428,56 @@ async def test_metrics_are_served_in_the_prometheus_text_format(
     response = await client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
+
+
+# --- what runs off the event loop --------------------------------------------------------------
+
+WHPK = (
+    "whpk_"
+    + base64.b64encode(
+        bytes.fromhex(
+            "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c"
+        )  # RFC 8032
+    ).decode()
+)
+
+
+@pytest.mark.parametrize(
+    ("source", "verifier"),
+    [
+        ({"provider": "standard-webhooks", "public_keys": [WHPK]}, StandardWebhooksVerifier),
+        (
+            {"provider": "standard-webhooks", "secrets": [SECRET_TEXT], "public_keys": [WHPK]},
+            StandardWebhooksVerifier,
+        ),
+        ({"provider": "fal", "public_keys": [WHPK.removeprefix("whpk_")]}, FalVerifier),
+    ],
+    ids=["standard-webhooks-keys", "standard-webhooks-secrets-and-keys", "fal"],
+)
+@pytest.mark.parametrize("served", [False, True], ids=["starlette", "served"])
+async def test_a_source_with_public_keys_verifies_off_the_event_loop(
+    monkeypatch: pytest.MonkeyPatch,
+    source: dict[str, Any],
+    verifier: type[Any],
+    served: bool,
+) -> None:
+    threads: list[int] = []
+    original = verifier.verify
+
+    def spy(self: Any, *args: Any) -> Any:
+        threads.append(threading.get_ident())
+        return original(self, *args)
+
+    monkeypatch.setattr(verifier, "verify", spy)
+    app = create_app(
+        parse({"sources": [{"name": "keyed", **source}]}, env={}), producer=FakeProducer()
+    )
+    transport = httpx.ASGITransport(app=DirectRoutes(app) if served else app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://hookgate") as c:
+        response = await c.post("/webhooks/keyed", content=BODY)
+    assert response.status_code == 401  # no signature; what matters is where it was checked
+    assert len(threads) == 1
+    assert threads[0] != threading.get_ident()
 
 
 # --- secrets never leave -----------------------------------------------------------------------

@@ -462,6 +462,8 @@ class JwksServer:
 
     document: bytes = field(default_factory=lambda: jwks(KEY))
     status: int = 200
+    #: Answers with a redirect (``status`` 3xx) to this URL instead of the document.
+    location: str | None = None
     requests: int = 0
     hold: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
@@ -475,6 +477,8 @@ class JwksServer:
                 if owner.hold.is_set():
                     owner.release.wait(10)
                 self.send_response(owner.status)
+                if owner.location is not None:
+                    self.send_header("location", owner.location)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(owner.document)))
                 self.end_headers()
@@ -534,6 +538,19 @@ def jwks_verifier(
     keys.refresh()  # as the provider does at build
     keys.wait(5)
     return FalVerifier(keys)
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_from_the_jwks_url_is_not_followed(server: JwksServer, status: int) -> None:
+    # jwks_url passed the https-or-loopback check; a redirect's target never did.
+    elsewhere = JwksServer()
+    try:
+        server.status, server.location = status, elsewhere.url
+        with pytest.raises(Exception, match="redirect"):
+            jwks_module.http_get(server.url, 5)
+        assert (server.requests, elsewhere.requests) == (1, 0)
+    finally:
+        elsewhere.close()
 
 
 def test_keys_fetched_at_start_are_used(server: JwksServer) -> None:

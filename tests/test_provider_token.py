@@ -294,3 +294,48 @@ async def test_a_path_token_for_a_provider_without_path_tokens_is_a_404(
 ) -> None:
     response = await client.post(f"/webhooks/other/{TOKEN}", content=BODY)
     assert response.status_code == 404
+
+
+async def _post_raw_query(app: Any, query: bytes) -> tuple[int, bytes]:
+    """POSTs BODY to ``/webhooks/luma`` with ``query`` as the raw query bytes, which an HTTP
+    client would percent-encode first; ASGI lets a server hand over any bytes."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "server": ("hookgate", 80),
+        "path": "/webhooks/luma",
+        "raw_path": b"/webhooks/luma",
+        "root_path": "",
+        "query_string": query,
+        "headers": [(b"host", b"hookgate"), (b"content-length", str(len(BODY)).encode())],
+    }
+    messages = [{"type": "http.request", "body": BODY, "more_body": False}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    return status, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+
+
+@pytest.mark.parametrize("served", [False, True], ids=["starlette", "served"])
+async def test_a_query_that_is_not_utf8_is_a_400_that_never_shows_the_token(
+    producer: FakeProducer, caplog: pytest.LogCaptureFixture, served: bool
+) -> None:
+    sources = [{"name": "luma", "provider": "luma", "secrets": [TOKEN]}]
+    app = create_app(parse({"sources": sources}, env={}), producer=producer)
+    query = f"token={TOKEN}&x=".encode() + b"\xff\xfe"
+    with caplog.at_level(logging.DEBUG):
+        status, body = await _post_raw_query(DirectRoutes(app) if served else app, query)
+    assert (status, json.loads(body)["error"]) == (400, "malformed_query")
+    assert TOKEN.encode() not in body
+    assert TOKEN not in ingress_log(caplog)
+    assert producer.produced == []

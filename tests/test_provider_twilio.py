@@ -10,6 +10,7 @@ import base64
 import hashlib
 import random
 import string
+import threading
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -569,3 +570,43 @@ async def test_a_changed_form_byte_over_http_is_a_401(
     )
     assert (response.status_code, response.json()["error"]) == (401, "signature_mismatch")
     assert producer.produced == []
+
+
+async def test_a_body_over_64_kib_is_a_413_by_default(
+    client: httpx.AsyncClient, producer: FakeProducer
+) -> None:
+    # Twilio's callbacks are a few KB; a large unsigned form must not be parsed before 401.
+    body = b"Body=" + b"%41" * (65_536 // 3)
+    signature = library_signed(PUBLIC_URL, dict(parse_qsl(body.decode())))
+    response = await client.post(
+        "/webhooks/twilio", content=body, headers={"x-twilio-signature": signature}
+    )
+    assert (response.status_code, response.json()["error"]) == (413, "payload_too_large")
+    assert producer.produced == []
+
+
+def test_a_twilio_source_can_raise_its_body_limit() -> None:
+    assert configured(secrets=[TOKEN]).settings.max_body_bytes == 65_536
+    assert configured(secrets=[TOKEN], max_body_bytes=1_048_576).settings.max_body_bytes == (
+        1_048_576
+    )
+
+
+async def test_twilio_verifies_off_the_event_loop(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads: list[int] = []
+    original = TwilioVerifier.verify
+
+    def spy(self: TwilioVerifier, *args: Any) -> Any:
+        threads.append(threading.get_ident())
+        return original(self, *args)
+
+    monkeypatch.setattr(TwilioVerifier, "verify", spy)
+    signature = library_signed(PUBLIC_URL, FORM)
+    response = await client.post(
+        "/webhooks/twilio", content=BODY, headers={"x-twilio-signature": signature}
+    )
+    assert response.status_code == 200, response.text
+    assert len(threads) == 1
+    assert threads[0] != threading.get_ident()

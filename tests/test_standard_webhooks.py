@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from standardwebhooks.webhooks import Webhook
 
 from ingress.errors import (
@@ -252,6 +252,44 @@ def test_only_v1_entries_for_a_verifier_with_only_public_keys_is_a_missing_signa
 def test_only_unknown_versions_is_a_missing_signature() -> None:
     with pytest.raises(MissingSignature):
         verifier().verify(headers("v2,Zm9v v3,YmFy"), BODY, now=TS)
+
+
+class CountingKey:
+    """An Ed25519 public key that counts its verifications (each one hashes the whole body)."""
+
+    def __init__(self, key: Ed25519PublicKey) -> None:
+        self.key = key
+        self.verifications = 0
+
+    def verify(self, signature: bytes, data: bytes) -> None:
+        self.verifications += 1
+        self.key.verify(signature, data)
+
+
+def forged_v1a(n: int) -> str:
+    return " ".join("v1a," + b64(bytes([i]) * 64) for i in range(n))
+
+
+def test_a_repeated_v1a_entry_is_verified_once_per_key() -> None:
+    keys = [CountingKey(Ed25519PrivateKey.generate().public_key()) for _ in range(2)]
+    v = StandardWebhooksVerifier(public_keys=keys)  # type: ignore[list-item]
+    with pytest.raises(SignatureMismatch):
+        v.verify(headers(" ".join([forged_v1a(1)] * 16)), BODY, now=TS)
+    assert [k.verifications for k in keys] == [1, 1]
+
+
+def test_v1a_entries_up_to_one_more_than_the_keys_are_all_tried() -> None:
+    keys = [Ed25519PrivateKey.generate() for _ in range(2)]
+    v = StandardWebhooksVerifier(public_keys=[k.public_key() for k in keys])
+    # Signed by cryptography's Ed25519 (OpenSSL), not by this module's signer.
+    valid = "v1a," + b64(keys[1].sign(f"{MSG_ID}.{TS}.".encode() + BODY))
+    assert v.verify(headers(forged_v1a(2) + " " + valid), BODY, now=TS).key_index == 1
+
+
+def test_more_v1a_entries_than_keys_plus_one_is_a_400_naming_the_limit() -> None:
+    v = StandardWebhooksVerifier(public_keys=[Ed25519PrivateKey.generate().public_key()] * 2)
+    with pytest.raises(MalformedHeader, match="at most 3"):
+        v.verify(headers(forged_v1a(4)), BODY, now=TS)
 
 
 # --- the time window --------------------------------------------------------------------------

@@ -41,6 +41,9 @@ class ConfiguredSource:
     settings: SourceSettings
     provider: Provider[Any]
     verifier: Verifier
+    #: Verify in a thread, off the event loop: the provider's verification is costly (Ed25519,
+    #: Twilio's form), or the source has public keys (any provider: Ed25519 per entry and key).
+    offload: bool = False
 
 
 _ALL: tuple[Provider[Any], ...] = (
@@ -76,5 +79,6 @@ def configure_sources(settings: Settings) -> dict[str, ConfiguredSource]:
         provider = PROVIDERS.get(source.provider)
         if provider is None:  # a model in schemas/sources.py without an adapter here
             raise ConfigError(f"{key}.provider", f"no adapter for provider {source.provider!r}")
-        configured[name] = ConfiguredSource(source, provider, provider.build(source, key))
+        offload = provider.offload or bool(source.public_keys)
+        configured[name] = ConfiguredSource(source, provider, provider.build(source, key), offload)
     return configured

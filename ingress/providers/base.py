@@ -44,7 +44,8 @@ class Provider(Generic[S]):
     sign: Signer[S] | None = None
     #: Signs like the real sender with the sender's private key; ``None`` if it has none.
     sign_with_key: KeySigner[S] | None = None
-    #: Verification costs enough CPU (Ed25519) to run off the event loop, in a thread.
+    #: Verification costs enough CPU (Ed25519) to run off the event loop, in a thread. A
+    #: source with ``public_keys`` runs there whatever its provider says.
     offload: bool = False
     #: Accepts ``POST /webhooks/{source}/{token}`` (a secret token as the last path segment).
     path_token: bool = False

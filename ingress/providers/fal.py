@@ -4,7 +4,8 @@ Options:
 
 - ``jwks_url``: where fal publishes its keys. Absent: fal's URL when no ``public_keys`` are
   given, none when they are (static only, for air-gapped installs and tests); ``null``: none.
-  ``https`` only, except ``http`` to a loopback address (tests, a local mirror).
+  ``https`` only, except ``http`` to a loopback address (tests, a local mirror). A redirect is
+  not followed (its target was never checked): the fetch fails and the keys held stay.
 - ``jwks_cache_s`` (default 86400): the fetched set is refreshed in the background once older.
 - ``jwks_min_refresh_s`` (default 60): at most one fetch per this many seconds, however many
   deliveries fail to verify.

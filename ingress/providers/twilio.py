@@ -4,7 +4,8 @@ Secrets are the account's auth tokens as UTF-8 (primary and secondary during a r
 shared-key secrets of Twilio's Webhooks configuration API. Option ``public_url``: the URL as
 configured in Twilio (``https://hooks.example.com/webhooks/twilio``) when the ingress sits behind
 a proxy, which is nearly always: without it the signed URL is the one the ingress saw, and every
-delivery fails to verify. Nothing is timestamped, so ``tolerance`` is refused.
+delivery fails to verify. Nothing is timestamped, so ``tolerance`` is refused. ``max_body_bytes``
+defaults to 64 KiB (Twilio's callbacks are a few KB); verification runs in a thread.
 
 The raw record keeps the signature headers, but not the URL: a delivery can be verified again
 from Kafka only with the source's ``public_url`` and the request's query string.
@@ -70,4 +71,5 @@ def sign_delivery(
     return Outgoing(url, headers, body)
 
 
-PROVIDER = Provider("twilio", "twilio", build, sign_delivery, uses_url=True)
+# offload: the unsigned form is parsed and sorted before the HMAC can be checked.
+PROVIDER = Provider("twilio", "twilio", build, sign_delivery, offload=True, uses_url=True)

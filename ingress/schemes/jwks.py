@@ -14,8 +14,11 @@ import json
 import logging
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
+from email.message import Message
+from typing import IO
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -97,11 +100,37 @@ def parse_jwks(document: bytes) -> tuple[Ed25519PublicKey, ...]:
     return tuple(keys)
 
 
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """The configured URL passed the https-or-loopback check; a redirect's target did not, so a
+    redirect fails the fetch (the old keys stay) instead of being followed."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: Message,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        # The target is not named: it is not ours, and may carry anything.
+        raise urllib.error.HTTPError(
+            req.full_url,
+            code,
+            "the JWKS URL answered with a redirect, which is not followed",
+            headers,
+            fp,
+        )
+
+
+_OPENER = urllib.request.build_opener(_RefuseRedirects)
+
+
 def http_get(url: str, timeout: float) -> bytes:
     request = urllib.request.Request(  # noqa: S310 - the URL's scheme is checked at build
         url, headers={"Accept": "application/json", "User-Agent": "hookgate"}
     )
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+    with _OPENER.open(request, timeout=timeout) as response:
         data: bytes = response.read(MAX_JWKS_BYTES + 1)
     if len(data) > MAX_JWKS_BYTES:
         raise ValueError(f"the JWKS is larger than {MAX_JWKS_BYTES} bytes")
