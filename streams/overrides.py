@@ -15,6 +15,14 @@ restart. So progress is the runner's (:mod:`streams.runner`), and Faust is told 
 3. **Before resuming newly assigned partitions, let the runner take them over**: in exactly-once
    mode that fences their previous owner and settles its open transaction, before Faust reads
    the committed offsets it resumes from (which it does after table recovery).
+4. **Empty the agent's queue only when flow resumes after a suspension.** Faust's flow control
+   empties every stream queue on each ``resume()``, and table recovery calls it twice: to read
+   the changelog, and again after it resumed the stream partitions and sought them to their
+   committed offsets. Records fetched in between and not yet taken by a busy agent were dropped:
+   a partition with a committed offset read them again only if the seek came after them, one
+   without never did, and the worker sat on them until restarted (measured: the stuck worker
+   of RELIABILITY.md; ``tests/test_worker_restart_window.py``). What a suspension makes stale
+   (records of the previous assignment) is still dropped on the first resume.
 """
 
 from __future__ import annotations
@@ -26,6 +34,8 @@ from typing import Any
 import faust
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP
+from mode.utils.objects import cached_property
+from mode.utils.queues import FlowControlEvent
 
 _COMMIT_ROUNDS = 200
 
@@ -39,6 +49,13 @@ class _Transport(aiokafka_driver.Transport):
     Consumer = _Consumer
 
 
+class _FlowControl(FlowControlEvent):
+    def resume(self) -> None:
+        if self.is_active():
+            return  # 4. already flowing: the queued records are current
+        super().resume()
+
+
 class WorkerApp(faust.App):
     """The Faust app with the runner's hooks into rebalancing."""
 
@@ -49,6 +66,10 @@ class WorkerApp(faust.App):
     #: Called once when the app stops, after the agents.
     on_stopped: Callable[[], Awaitable[None]] | None = None
     raw_topic_name: str = ""
+
+    @cached_property
+    def flow_control(self) -> FlowControlEvent:
+        return _FlowControl(loop=self.loop)
 
     def _new_transport(self) -> Any:
         return _Transport(self.conf.broker_consumer, self)
@@ -105,6 +126,17 @@ def consumer_state(app: WorkerApp) -> str:
         client = consumer._thread._ensure_consumer()
         parts["aiokafka_assignment"] = sorted(map(str, client.assignment()))
         parts["aiokafka_paused"] = sorted(map(str, client.paused()))
+        assignment = client._subscription.subscription.assignment
+        fetcher = client._fetcher
+        for tp in sorted(assignment.tps):
+            if tp.topic != app.raw_topic_name:
+                continue
+            state = assignment.state_value(tp)
+            position = state.position if state.has_valid_position else None
+            parts[f"aiokafka_{tp.partition}"] = {
+                "position": position,
+                "buffered": tp in fetcher._records,
+            }
     except Exception as exc:  # a diagnostic never fails the check
         parts["aiokafka"] = repr(exc)
     return repr(parts)
