@@ -32,6 +32,7 @@ from streams.emitter import Emitter
 from streams.exactly_once import Transactions
 from streams.liveness import Liveness, Progress
 from streams.metrics import WorkerMetrics
+from streams.offsets import GroupOffsets
 from streams.overrides import WorkerApp, consumer_state
 from streams.pipeline import RawRecord, Stage
 from streams.runner import Runner, header_list
@@ -116,7 +117,15 @@ def create_app(
             return None
         return int(value) if value is not None else None
 
-    runner = Runner(stage=stage, state=state, metrics=metrics, highwater=highwater, crash=crash)
+    offsets = GroupOffsets(kafka_clients.librdkafka(settings.kafka), worker.app_id, raw.name)
+    runner = Runner(
+        stage=stage,
+        state=state,
+        metrics=metrics,
+        highwater=highwater,
+        crash=crash,
+        starts=lambda partitions: {p: o.start for p, o in offsets.read(partitions).items()},
+    )
     if worker.guarantee == "exactly_once":
         runner.sink = Transactions(
             client_config=kafka_clients.librdkafka(settings.kafka),
@@ -143,9 +152,7 @@ def create_app(
 
     liveness = (
         Liveness(
-            client_config=kafka_clients.librdkafka(settings.kafka),
-            group=worker.app_id,
-            topic=raw.name,
+            offsets=offsets,
             stall_timeout_s=worker.stall_timeout_s,
             progress=Progress(
                 owned=lambda: runner.owned,
@@ -161,8 +168,7 @@ def create_app(
     async def stopped() -> None:
         await runner.close()
         await emitter.stop()
-        if liveness is not None:
-            liveness.close()
+        offsets.close()
 
     app.on_assigned = runner.assign
     app.on_revoking = runner.commit

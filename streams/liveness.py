@@ -17,12 +17,10 @@ store is slow, not stuck.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from confluent_kafka import OFFSET_INVALID, Consumer, TopicPartition
+from streams.offsets import GroupOffsets, PartitionOffsets
 
 log = logging.getLogger("hookgate.streams.liveness")
 
@@ -35,24 +33,15 @@ class WorkerStalled(Exception):
 
 
 def waiting(
-    owned: set[int],
-    positions: Mapping[int, int],
-    committed: Mapping[int, int],
-    watermarks: Mapping[int, tuple[int, int]],
+    positions: Mapping[int, int], offsets: Mapping[int, PartitionOffsets]
 ) -> dict[int, int]:
-    """Per owned partition with records to take, how many.
-
-    The next record to take is the runner's position once it took one since the partition was
-    assigned, else the group's committed offset, else the start of the log.
-    """
+    """Per partition with records to take, how many: from the runner's position once it has
+    one, else from where the partition resumes (committed offset or the log's start)."""
     result: dict[int, int] = {}
-    for partition in owned:
-        if partition not in watermarks:
-            continue
-        low, high = watermarks[partition]
-        start = positions.get(partition, committed.get(partition, low))
-        if high > max(start, low):
-            result[partition] = high - max(start, low)
+    for partition, bounds in offsets.items():
+        start = max(positions.get(partition, bounds.start), bounds.low)
+        if bounds.high > start:
+            result[partition] = bounds.high - start
     return result
 
 
@@ -71,23 +60,16 @@ class Liveness:
     def __init__(
         self,
         *,
-        client_config: Mapping[str, Any],
-        group: str,
-        topic: str,
+        offsets: GroupOffsets,
         stall_timeout_s: float,
         progress: Progress,
         describe: Callable[[], str],
     ) -> None:
-        self._client_config = dict(client_config)
-        self._group = group
-        self._topic = topic
+        self._offsets = offsets
         self._stall_timeout_s = stall_timeout_s
         self._progress = progress
         self._describe = describe
         self._busy_until = 0.0
-        self._consumer: Consumer | None = None
-        # A probe (in a thread) and close (at stop) never use the client at once.
-        self._client_lock = threading.Lock()
 
     def note_busy(self, now: float) -> None:
         """Rebalancing or recovering right now: the stall clock starts again from here."""
@@ -95,22 +77,7 @@ class Liveness:
 
     def probe(self) -> dict[int, int]:
         """Ask the broker how many records wait on the owned partitions (blocking)."""
-        owned = self._progress.owned()
-        if not owned:
-            return {}
-        with self._client_lock:
-            consumer = self._client()
-            partitions = [TopicPartition(self._topic, p) for p in sorted(owned)]
-            committed = {
-                tp.partition: tp.offset
-                for tp in consumer.committed(partitions, timeout=10)
-                if tp.offset != OFFSET_INVALID and tp.offset >= 0
-            }
-            watermarks = {
-                p: consumer.get_watermark_offsets(TopicPartition(self._topic, p), timeout=10)
-                for p in sorted(owned)
-            }
-        return waiting(owned, self._progress.positions(), committed, watermarks)
+        return waiting(self._progress.positions(), self._offsets.read(self._progress.owned()))
 
     def verdict(self, now: float, waiting_records: Mapping[int, int]) -> WorkerStalled | None:
         """The error to stop with, or ``None`` while the worker is not stuck."""
@@ -130,17 +97,3 @@ class Liveness:
         return WorkerStalled(
             f"no record taken for {quiet_for:.0f} s while records wait ({summary})"
         )
-
-    def close(self) -> None:
-        with self._client_lock:
-            if self._consumer is not None:
-                self._consumer.close()
-                self._consumer = None
-
-    def _client(self) -> Consumer:
-        # Never subscribes: it only reads the group's committed offsets and the log's ends.
-        if self._consumer is None:
-            self._consumer = Consumer(
-                {**self._client_config, "group.id": self._group, "enable.auto.commit": False}
-            )
-        return self._consumer

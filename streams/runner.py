@@ -10,11 +10,14 @@ hands partitions over in a rebalance.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
+
+from confluent_kafka import KafkaException
 
 from streams.errors import RecordRefused
 from streams.metrics import WorkerMetrics
@@ -45,6 +48,7 @@ class Runner:
         metrics: WorkerMetrics,
         highwater: Callable[[int], int | None],
         crash: Callable[[BaseException], None],
+        starts: Callable[[set[int]], Mapping[int, int]] = lambda partitions: {},
     ) -> None:
         self.stage = stage
         self.state = state
@@ -52,6 +56,7 @@ class Runner:
         self._metrics = metrics
         self._highwater = highwater
         self._crash = crash
+        self._starts = starts
         self._owned: set[int] = set()
         #: Per owned partition, the next offset to process.
         self._position: dict[int, int] = {}
@@ -105,6 +110,17 @@ class Runner:
         # resumes at the recorded position; a partition that moved away forgets it.
         for gone in set(self._position) - partitions:
             del self._position[gone]
+        # A new partition resumes where the broker says (its committed offset, which the sink's
+        # takeover just settled, or the log's start), so a first record past that shows records
+        # were dropped on the way and stops the worker instead of committing past them.
+        fresh = partitions - set(self._position)
+        if fresh:
+            try:
+                starts = await asyncio.to_thread(self._starts, fresh)
+            except KafkaException as exc:
+                log.warning("start offsets not read (%s): the first records set them", exc)
+            else:
+                self._position.update({p: o for p, o in starts.items() if p in fresh})
         for gone in self._owned - partitions:
             with contextlib.suppress(KeyError):
                 self._metrics.consumer_lag.remove(str(gone))

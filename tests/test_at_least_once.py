@@ -10,10 +10,11 @@ state it depends on. The real emitter, consumer and broker are covered by the Ka
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 import pytest
+from confluent_kafka import KafkaError, KafkaException
 
 from schemas.deadletter import Header as DLQ
 from streams.at_least_once import Acknowledged, OutputFailed
@@ -72,7 +73,9 @@ class Worker:
         return self.metrics.registry.get_sample_value(f"{name}_total", labels) or 0.0
 
 
-def make_worker(changelog: HandEmitter) -> Worker:
+def make_worker(
+    changelog: HandEmitter, starts: Callable[[set[int]], Mapping[int, int]] | None = None
+) -> Worker:
     emitter = HandEmitter()
     metrics = WorkerMetrics()
     commits = Commits()
@@ -91,6 +94,7 @@ def make_worker(changelog: HandEmitter) -> Worker:
         metrics=metrics,
         highwater=lambda partition: None,
         crash=crashes.append,
+        **({"starts": starts} if starts is not None else {}),
     )
     sink = Acknowledged(
         emitter=emitter,  # type: ignore[arg-type]
@@ -480,3 +484,37 @@ async def test_a_skipped_offset_within_an_assignment_stops_the_worker(worker: Wo
     await worker.handle(event(12, event_id="msg_2"))
     assert len(worker.outputs) == 1
     assert [str(error) for error in worker.crashes] == ["partition 0: got offset 12, expected 11"]
+
+
+def resuming_at(offset: int) -> Worker:
+    """A worker whose broker says partition 0 resumes at ``offset`` when it is assigned."""
+    return make_worker(
+        AutoAckEmitter(), starts=lambda partitions: dict.fromkeys(partitions, offset)
+    )
+
+
+async def test_a_first_record_past_where_the_partition_resumes_stops_the_worker() -> None:
+    worker = resuming_at(10)
+    await worker.runner.assign({0})
+    await worker.handle(event(12, event_id="msg_2"))
+    assert len(worker.outputs) == 0
+    assert [str(error) for error in worker.crashes] == ["partition 0: got offset 12, expected 10"]
+
+
+async def test_a_first_record_where_the_partition_resumes_is_processed() -> None:
+    worker = resuming_at(10)
+    await worker.runner.assign({0})
+    await worker.handle(event(10, event_id="msg_1"))
+    assert (len(worker.outputs), worker.crashes) == (1, [])
+
+
+async def test_start_offsets_that_cannot_be_read_leave_the_first_record_to_set_the_position() -> (
+    None
+):
+    def unreadable(partitions: set[int]) -> Mapping[int, int]:
+        raise KafkaException(KafkaError(KafkaError._TIMED_OUT))
+
+    worker = make_worker(AutoAckEmitter(), starts=unreadable)
+    await worker.runner.assign({0})
+    await worker.handle(event(12, event_id="msg_2"))
+    assert (len(worker.outputs), worker.crashes) == (1, [])
