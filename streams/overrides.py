@@ -23,12 +23,18 @@ restart. So progress is the runner's (:mod:`streams.runner`), and Faust is told 
    without never did, and the worker sat on them until restarted (measured: the stuck worker
    of RELIABILITY.md; ``tests/test_worker_restart_window.py``). What a suspension makes stale
    (records of the previous assignment) is still dropped on the first resume.
+5. **Fetch for the partitions that were active when the fetch was asked for.** Faust hands the
+   consumer thread its live set of active partitions, and aiokafka reads an empty set as "every
+   partition". Table recovery pauses everything for a moment (changelog read, stream partitions
+   not yet resumed); a fetch waiting then drained the stream partitions' records, which Faust
+   then dropped as not active: the same stuck worker. The thread gets a snapshot, and an empty
+   one fetches nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Set
 from typing import Any
 
 import faust
@@ -40,9 +46,31 @@ from mode.utils.queues import FlowControlEvent
 _COMMIT_ROUNDS = 200
 
 
+class _ConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
+    async def _fetch_records(
+        self,
+        consumer: Any,
+        active_partitions: Set[TP],
+        timeout: float | None = None,  # noqa: ASYNC109 - Faust's signature, passed through
+        max_records: int | None = None,
+    ) -> Any:
+        snapshot = frozenset(active_partitions)  # 5.
+        if not snapshot:
+            return {}
+        return await super()._fetch_records(
+            consumer,
+            snapshot,  # type: ignore[arg-type]
+            timeout=timeout,
+            max_records=max_records,
+        )
+
+
 class _Consumer(aiokafka_driver.Consumer):
     async def commit(self, topics: Any = None, start_new_transaction: bool = True) -> bool:
         return False  # 1.
+
+    def _new_consumer_thread(self) -> aiokafka_driver.AIOKafkaConsumerThread:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
 
 class _Transport(aiokafka_driver.Transport):

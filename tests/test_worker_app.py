@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from pathlib import Path
+from types import SimpleNamespace
 
+from faust.types import TP
 from mode.utils.queues import FlowControlQueue
 
 from schemas import config
 from streams.app import create_app
+from streams.overrides import _ConsumerThread
 
 
 def test_the_worker_creates_its_data_directory_with_its_parents(tmp_path: Path) -> None:
@@ -36,3 +43,44 @@ def test_a_resume_while_records_flow_keeps_the_queued_records() -> None:
 
 def test_a_resume_after_a_suspension_drops_the_stale_records() -> None:
     assert queued_after("suspend", "resume") == 0
+
+
+class BufferedFetcher:
+    """aiokafka's fetcher as far as Faust's fetch uses it: buffered records per partition, and
+    an empty partition set read as "every partition"."""
+
+    def __init__(self, buffered: set[TP], during_fetch: Callable[[], None]) -> None:
+        self.buffered = buffered
+        self.during_fetch = during_fetch
+        self._closed = False
+        self._subscriptions = SimpleNamespace(fetch_context=contextlib.nullcontext)
+
+    async def fetched_records(
+        self,
+        partitions: AbstractSet[TP],
+        timeout: float,  # noqa: ASYNC109 - aiokafka's signature
+        max_records: int | None,
+    ) -> dict[TP, list[str]]:
+        self.during_fetch()  # the main thread changes the active partitions meanwhile
+        await asyncio.sleep(0)
+        return {tp: ["record"] for tp in self.buffered if not partitions or tp in partitions}
+
+
+async def fetched(active: set[TP], buffered: set[TP]) -> set[TP]:
+    thread = _ConsumerThread.__new__(_ConsumerThread)
+    thread.consumer = SimpleNamespace(flow_active=True)  # type: ignore[assignment]
+    fetcher = BufferedFetcher(buffered, during_fetch=active.clear)
+    client = SimpleNamespace(_closed=False, _fetcher=fetcher)
+    return set(await thread._fetch_records(client, active, timeout=1.0))
+
+
+RAW = TP("raw", 0)
+CHANGELOG = TP("changelog", 0)
+
+
+async def test_a_fetch_takes_records_of_the_partitions_active_when_it_was_asked_for() -> None:
+    assert await fetched({CHANGELOG}, {CHANGELOG, RAW}) == {CHANGELOG}
+
+
+async def test_a_fetch_with_no_active_partition_takes_nothing() -> None:
+    assert await fetched(set(), {CHANGELOG, RAW}) == set()
