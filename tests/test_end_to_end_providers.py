@@ -206,6 +206,39 @@ def test_a_fal_result_signed_with_ed25519_comes_out_as_a_job_event_with_its_exac
     assert event.get_data()["payload"]["payload"]["seed"] == seed
 
 
+def github_signed(body: bytes, delivery: str) -> dict[str, str]:
+    signature = "sha256=" + hmac.new(GITHUB_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    return {
+        "x-hub-signature-256": signature,
+        "x-github-event": "issues",
+        "x-github-delivery": delivery,
+        "content-type": "application/json",
+    }
+
+
+def test_a_github_delivery_replayed_with_a_fresh_delivery_id_comes_out_once(stack: Stack) -> None:
+    body = json.dumps(
+        {"action": "opened", "issue": {"number": 7}, "repository": {"full_name": "hookgate/r"}}
+    ).encode()
+    before = stack.worker_metric("hookgate_worker_duplicates_dropped_total", source="github")
+    # The captured delivery, then a replay of it under a delivery id GitHub never sent.
+    for delivery in ("d6a1e2f0-0000-4000-8000-000000000001", "replayed-with-a-fresh-id"):
+        response = stack.post_signed("github", body, github_signed(body, delivery))
+        assert response.status_code == 200, response.text
+
+    wait_until(
+        lambda: (
+            stack.worker_metric("hookgate_worker_duplicates_dropped_total", source="github")
+            >= before + 1
+        ),
+        90,
+        "the worker to drop the replay",
+    )
+    canonical_event(stack, "d6a1e2f0-0000-4000-8000-000000000001")
+    ids = [dict(r.headers())["ce_id"].decode() for r in read_canonical(stack)]
+    assert "replayed-with-a-fresh-id" not in ids
+
+
 def test_a_svix_delivery_with_an_unsigned_webhook_timestamp_comes_out_at_its_signed_time(
     stack: Stack,
 ) -> None:
