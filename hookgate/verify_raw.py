@@ -67,6 +67,8 @@ def verify_raw(
     out(f"received   {iso(delivery.received_at_ms)}")
     out(f"source     {delivery.source} (provider {delivery.provider}, scheme {delivery.scheme})")
     out(f"event id   {delivery.event_id}")
+    if delivery.dedup_id is not None:
+        out(f"dedup id   {delivery.dedup_id} (the key: what the signature covers)")
     out(f"body       {len(delivery.body)} bytes, {delivery.content_type}")
     if delivery.key_index is not None:
         out(f"ingress    verified it with configured key #{delivery.key_index}")
@@ -115,6 +117,14 @@ def check(settings: Settings, delivery: raw_format.RawDelivery) -> Outcome:
             Verdict.FAILS,
             f"signature verifies, but for event id {verified.event_id!r}, "
             f"not the record's {delivery.event_id!r}",
+        )
+    # The record's key must be what the signature covers when the event id is not (format 2).
+    dedup_id = None if verified.dedup_id == verified.event_id else verified.dedup_id
+    if dedup_id != delivery.dedup_id:
+        return Outcome(
+            Verdict.FAILS,
+            f"signature verifies, but for dedup id {dedup_id!r}, "
+            f"not the record's {delivery.dedup_id!r}",
         )
     return Outcome(
         Verdict.VERIFIES,

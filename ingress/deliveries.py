@@ -141,6 +141,7 @@ class DeliveryEndpoint:
             sender_headers=tuple((h, headers[h]) for h in kept if h in headers),
             signed_at_ms=None if verified.timestamp is None else verified.timestamp * 1000,
             key_index=verified.key_index,
+            dedup_id=verified.dedup_id,
         )
         produce_started = time.perf_counter()
         with self._in_flight.producing():

@@ -29,6 +29,8 @@ JOB_EVENT_DATA: Final = BASE_URI + "job-event-data.v1.schema.json"
 CANONICAL_EVENT: Final = BASE_URI + "canonical-event.v1.schema.json"
 #: A raw-delivery record; its major version is the ``hookgate-format`` header.
 RAW_DELIVERY: Final = BASE_URI + "raw-delivery.v1.schema.json"
+#: A raw-delivery record keyed by its dedup id (``hookgate-format: 2``).
+RAW_DELIVERY_V2: Final = BASE_URI + "raw-delivery.v2.schema.json"
 
 
 class UnknownSchema(LookupError):

@@ -2,8 +2,10 @@
 
 One Kafka record per accepted delivery:
 
-- key: ``{source}:{event id}`` (UTF-8). Every retry of one event has the same key, so it lands on
-  the same partition as the first delivery, which is where the worker's de-duplication state is.
+- key: ``{source}:{event id}`` (UTF-8), or ``{source}:{dedup id}`` when the signature does not
+  cover the event id (see formats below). The key is the worker's de-duplication key: every
+  retry of one event has the same key, so it lands on the same partition as the first delivery,
+  which is where the worker's de-duplication state is.
 - value: the request body exactly as received, byte for byte (never re-serialized), so the
   signature can be checked again later from Kafka alone.
 - headers: see :class:`Header`. What the ingress verified is carried explicitly: the scheme, the
@@ -14,7 +16,12 @@ One Kafka record per accepted delivery:
   ``hookgate-redrive-of`` (:data:`schemas.deadletter.REDRIVE_OF`); readers ignore it.
 
 The record format is versioned by the ``hookgate-format`` header; readers reject versions they do
-not know instead of guessing.
+not know instead of guessing. Format 1: keyed by the event id, which the signature covers.
+Format 2: keyed by ``hookgate-dedup-id``, a digest of what the signature covers, for senders whose
+event id is a header they set beside the signature (GitHub, PagerDuty, Shopify, Twilio, a
+generic HMAC's ``event_id_header``): a replay under a fresh id must still be a duplicate. The
+ingress writes format 2 only for those, so a worker that reads only format 1 keeps reading every
+other source's records (and dead-letters the rest, to be redriven once it is upgraded).
 """
 
 from __future__ import annotations
@@ -22,7 +29,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+#: Keyed by ``{source}:{event id}``.
 FORMAT_VERSION = "1"
+#: Keyed by ``{source}:{dedup id}``, with the ``hookgate-dedup-id`` header.
+DEDUP_FORMAT_VERSION = "2"
 
 #: Prefix of the sender's own headers kept on the record (lower-case names).
 SENDER_PREFIX = "sender-"
@@ -36,6 +46,9 @@ class Header:
     PROVIDER = "hookgate-provider"
     SCHEME = "hookgate-scheme"
     EVENT_ID = "hookgate-event-id"
+    #: Format 2 only: what the record is keyed and de-duplicated by, a digest of what the
+    #: signature covers, when it does not cover the event id.
+    DEDUP_ID = "hookgate-dedup-id"
     #: When the ingress received the delivery: integer milliseconds since the epoch.
     RECEIVED_AT = "hookgate-received-at"
     #: The time the sender signed into the delivery, as the ingress verified it: integer
@@ -66,14 +79,25 @@ class RawDelivery:
     signed_at_ms: int | None = None
     #: The index of the secret or key that verified the delivery.
     key_index: int | None = None
+    #: What the record is keyed (de-duplicated) by when the signature does not cover
+    #: ``event_id``; None when it does (one equal to ``event_id`` is stored as None).
+    dedup_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.dedup_id == self.event_id:
+            object.__setattr__(self, "dedup_id", None)
 
     @property
     def key(self) -> bytes:
-        return record_key(self.source, self.event_id)
+        return record_key(self.source, self.event_id if self.dedup_id is None else self.dedup_id)
+
+    @property
+    def format(self) -> str:
+        return FORMAT_VERSION if self.dedup_id is None else DEDUP_FORMAT_VERSION
 
     def headers(self) -> list[tuple[str, bytes]]:
         out = [
-            (Header.FORMAT, FORMAT_VERSION.encode()),
+            (Header.FORMAT, self.format.encode()),
             (Header.SOURCE, self.source.encode()),
             (Header.PROVIDER, self.provider.encode()),
             (Header.SCHEME, self.scheme.encode()),
@@ -81,6 +105,8 @@ class RawDelivery:
             (Header.RECEIVED_AT, str(self.received_at_ms).encode()),
             (Header.CONTENT_TYPE, self.content_type.encode()),
         ]
+        if self.dedup_id is not None:
+            out.append((Header.DEDUP_ID, self.dedup_id.encode()))
         if self.signed_at_ms is not None:
             out.append((Header.SIGNED_AT, str(self.signed_at_ms).encode()))
         if self.key_index is not None:
@@ -96,6 +122,7 @@ class RawDelivery:
 
 
 def record_key(source: str, event_id: str) -> bytes:
+    """``{source}:{id}``: the event id, or in format 2 the dedup id."""
     return f"{source}:{event_id}".encode()
 
 
@@ -117,9 +144,17 @@ def decode(
         else:
             found[name] = text
     version = found.get(Header.FORMAT)
-    if version != FORMAT_VERSION:
-        raise RawRecordError(f"unknown raw record format {version!r} (expected {FORMAT_VERSION!r})")
-    missing = _missing(found, (Header.SOURCE, Header.PROVIDER, Header.EVENT_ID, Header.RECEIVED_AT))
+    if version not in (FORMAT_VERSION, DEDUP_FORMAT_VERSION):
+        raise RawRecordError(
+            f"unknown raw record format {version!r}"
+            f" (expected {FORMAT_VERSION!r} or {DEDUP_FORMAT_VERSION!r})"
+        )
+    required = [Header.SOURCE, Header.PROVIDER, Header.EVENT_ID, Header.RECEIVED_AT]
+    if version == DEDUP_FORMAT_VERSION:
+        required.append(Header.DEDUP_ID)
+    elif Header.DEDUP_ID in found:
+        raise RawRecordError(f"{Header.DEDUP_ID} on a format {version} record (keyed by event id)")
+    missing = _missing(found, required)
     if missing:
         raise RawRecordError(f"missing header {missing}")
     received_at_ms = _integer(found, Header.RECEIVED_AT)
@@ -136,9 +171,12 @@ def decode(
         sender_headers=tuple(sender),
         signed_at_ms=_integer(found, Header.SIGNED_AT),
         key_index=_integer(found, Header.KEY_INDEX),
+        dedup_id=found.get(Header.DEDUP_ID),
     )
+    if delivery.format != version:
+        raise RawRecordError(f"a format {version} record whose {Header.DEDUP_ID} is its event id")
     if key is not None and key != delivery.key:
-        raise RawRecordError("record key does not match the source and event id headers")
+        raise RawRecordError("record key does not match the source and event (or dedup) id headers")
     return delivery
 
 

@@ -15,12 +15,14 @@ from typing import Any
 import pytest
 import standardwebhooks
 import stripe
+import svix.webhooks
 from cloudevents.v1.kafka import KafkaMessage, from_binary
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from hookgate.topics import ensure
 from schemas import published
+from schemas.canonical import rfc3339
 from tests.support import Stack, read_canonical, running, wait_until
 
 pytestmark = pytest.mark.kafka
@@ -28,6 +30,7 @@ pytestmark = pytest.mark.kafka
 STRIPE_SECRET = "whsec_stripe_e2e_0123456789abcdef"
 GITHUB_SECRET = "github e2e secret"
 REPLICATE_SECRET = "whsec_" + base64.b64encode(b"replicate e2e secret key 32 byte").decode()
+SVIX_SECRET = "whsec_" + base64.b64encode(b"svix e2e secret key, 32 bytes!!").decode()
 PREFIX = "com.example.hooks."
 FAL_KEY = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"fal e2e key").digest())
 FAL_PUBLIC = base64.urlsafe_b64encode(
@@ -46,6 +49,7 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
             {"name": "github", "provider": "github", "secrets": [GITHUB_SECRET]},
             {"name": "replicate", "provider": "replicate", "secrets": [REPLICATE_SECRET]},
             {"name": "fal", "provider": "fal", "public_keys": [FAL_PUBLIC]},
+            {"name": "svix", "provider": "svix", "secrets": [SVIX_SECRET]},
         ],
     )
     ensure(stack.settings, progress=lambda line: None)
@@ -200,3 +204,59 @@ def test_a_fal_result_signed_with_ed25519_comes_out_as_a_job_event_with_its_exac
     assert output["content_type"] == "image/png"
     # The SDK decodes with the standard library, which keeps integers exact.
     assert event.get_data()["payload"]["payload"]["seed"] == seed
+
+
+def github_signed(body: bytes, delivery: str) -> dict[str, str]:
+    signature = "sha256=" + hmac.new(GITHUB_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    return {
+        "x-hub-signature-256": signature,
+        "x-github-event": "issues",
+        "x-github-delivery": delivery,
+        "content-type": "application/json",
+    }
+
+
+def test_a_github_delivery_replayed_with_a_fresh_delivery_id_comes_out_once(stack: Stack) -> None:
+    body = json.dumps(
+        {"action": "opened", "issue": {"number": 7}, "repository": {"full_name": "hookgate/r"}}
+    ).encode()
+    before = stack.worker_metric("hookgate_worker_duplicates_dropped_total", source="github")
+    # The captured delivery, then a replay of it under a delivery id GitHub never sent.
+    for delivery in ("d6a1e2f0-0000-4000-8000-000000000001", "replayed-with-a-fresh-id"):
+        response = stack.post_signed("github", body, github_signed(body, delivery))
+        assert response.status_code == 200, response.text
+
+    wait_until(
+        lambda: (
+            stack.worker_metric("hookgate_worker_duplicates_dropped_total", source="github")
+            >= before + 1
+        ),
+        90,
+        "the worker to drop the replay",
+    )
+    canonical_event(stack, "d6a1e2f0-0000-4000-8000-000000000001")
+    ids = [dict(r.headers())["ce_id"].decode() for r in read_canonical(stack)]
+    assert "replayed-with-a-fresh-id" not in ids
+
+
+def test_a_svix_delivery_with_an_unsigned_webhook_timestamp_comes_out_at_its_signed_time(
+    stack: Stack,
+) -> None:
+    body = json.dumps({"type": "user.created", "data": {"id": "user_e2e_1"}})
+    signed_at = int(time.time())
+    signature = svix.webhooks.Webhook(SVIX_SECRET).sign(
+        "msg_svix_e2e_1", datetime.fromtimestamp(signed_at, UTC), body
+    )
+    headers = {
+        "svix-id": "msg_svix_e2e_1",
+        "svix-timestamp": str(signed_at),
+        "svix-signature": signature,
+        # The other header family, unsigned: 2100-01-01.
+        "webhook-timestamp": "4102444800",
+        "content-type": "application/json",
+    }
+    response = stack.post_signed("svix", body.encode(), headers)
+    assert response.status_code == 200, response.text
+
+    event = canonical_event(stack, "msg_svix_e2e_1")
+    assert event["time"] == rfc3339(signed_at)

@@ -5,6 +5,8 @@ Signatures come from the ``standardwebhooks`` library, an independent implementa
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import UTC, datetime
 from typing import Any
 
@@ -82,6 +84,43 @@ def test_a_url_token_source_cannot_be_checked_from_kafka() -> None:
     luma = {"name": "demo", "provider": "luma", "secrets": ["luma-callback-token-0123456789"]}
     record = RawDelivery(**{**_fields(delivery()), "provider": "luma", "scheme": "url-token"})
     assert check(settings(luma), record).verdict is Verdict.CANNOT_CHECK
+
+
+GITHUB_SECRET = "github secret"
+
+
+def github_record(dedup_id: str) -> RawDelivery:
+    """A GitHub delivery as the ingress wrote it (format 2), signed with ``hmac`` as GitHub does."""
+    signature = "sha256=" + hmac.new(GITHUB_SECRET.encode(), BODY, hashlib.sha256).hexdigest()
+    return RawDelivery(
+        source="gh",
+        provider="github",
+        scheme="body-hmac",
+        event_id="72d3162e-cc78-11e3-81ab-4c9367dc0958",
+        received_at_ms=RECEIVED_S * 1000,
+        content_type="application/json",
+        body=BODY,
+        sender_headers=(
+            ("x-hub-signature-256", signature),
+            ("x-github-delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958"),
+            ("x-github-event", "issues"),
+        ),
+        dedup_id=dedup_id,
+    )
+
+
+GITHUB = {"name": "gh", "provider": "github", "secrets": [GITHUB_SECRET]}
+
+
+def test_a_record_keyed_by_the_digest_of_what_was_signed_verifies() -> None:
+    dedup_id = "sha256:" + hashlib.sha256(b"issues\n" + BODY).hexdigest()
+    assert check(settings(GITHUB), github_record(dedup_id)).verdict is Verdict.VERIFIES
+
+
+def test_a_record_keyed_by_another_dedup_id_fails_and_says_so() -> None:
+    outcome = check(settings(GITHUB), github_record("sha256:" + "0" * 64))
+    assert outcome.verdict is Verdict.FAILS
+    assert "dedup id" in outcome.detail
 
 
 def test_coordinates_parse_as_topic_partition_offset() -> None:

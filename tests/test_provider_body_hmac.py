@@ -435,8 +435,8 @@ async def test_a_signed_delivery_is_accepted_and_produced_with_its_kept_headers(
         response = await client.post(f"/webhooks/{provider}", content=body, headers=sent)
     assert (response.status_code, response.json()["event_id"]) == (200, event_id)
     [record] = producer.produced
-    assert record.key == f"{provider}:{event_id}".encode()
     delivery = raw.decode(record.key, record.value, record.headers)
+    assert record.key == f"{provider}:{delivery.dedup_id}".encode()
     assert (delivery.provider, delivery.scheme, delivery.event_id, delivery.body) == (
         provider,
         "body-hmac",
@@ -457,3 +457,67 @@ async def test_one_changed_byte_is_a_401_and_nothing_is_produced(
         )
     assert (response.status_code, response.json()["error"]) == (401, "signature_mismatch")
     assert producer.produced == []
+
+
+# --- the record key: what the signature covers, not the unsigned id header ----------------------
+
+#: The id headers each sender sets, none of them covered by its signature.
+ID_HEADERS = {
+    "github": ("x-github-delivery",),
+    "pagerduty": ("x-webhook-id",),
+    "shopify": ("x-shopify-event-id", "x-shopify-webhook-id"),
+}
+
+
+async def keys_of(provider: str, *deliveries: tuple[bytes, dict[str, str]]) -> list[bytes]:
+    """The raw record keys the ingress writes for ``deliveries`` (each must be accepted)."""
+    async with ingress() as (client, producer):
+        for body, headers in deliveries:
+            response = await client.post(f"/webhooks/{provider}", content=body, headers=headers)
+            assert response.status_code == 200, response.text
+    return [record.key for record in producer.produced]
+
+
+@pytest.mark.parametrize(("provider", "body", "headers", "event_id"), PLAYED, ids=IDS)
+async def test_a_delivery_replayed_with_a_fresh_id_header_is_keyed_as_the_original(
+    provider: str, body: bytes, headers: Headers, event_id: str
+) -> None:
+    # The key is the worker's de-duplication key: the same key is the same event.
+    original = headers(body)
+    replayed = {**original, **dict.fromkeys(ID_HEADERS[provider], "replayed-0001")}
+    first, second = await keys_of(provider, (body, original), (body, replayed))
+    assert first == second
+
+
+@pytest.mark.parametrize(("provider", "body", "headers", "event_id"), PLAYED, ids=IDS)
+async def test_another_signed_body_under_the_same_id_header_is_keyed_as_another_event(
+    provider: str, body: bytes, headers: Headers, event_id: str
+) -> None:
+    other = body.replace(b"{", b'{"other": 1, ', 1)
+    first, second = await keys_of(provider, (body, headers(body)), (other, headers(other)))
+    assert first != second
+
+
+async def test_one_shopify_body_under_two_topics_is_keyed_as_two_events() -> None:
+    # Shopify sends the bare resource: orders/create and orders/updated may carry the same bytes.
+    created = shopify_headers(SHOPIFY_BODY)
+    updated = {**created, "x-shopify-topic": "orders/updated", "x-shopify-event-id": "e-2"}
+    first, second = await keys_of("shopify", (SHOPIFY_BODY, created), (SHOPIFY_BODY, updated))
+    assert first != second
+
+
+#: What each sender's de-duplication id digests, as the raw-record schema (format 2) states it.
+DEDUP_CONTENT = {
+    "github": lambda body: b"push\n" + body,
+    "pagerduty": lambda body: body,
+    "shopify": lambda body: b"orders/create\n" + body,
+}
+
+
+@pytest.mark.parametrize(("provider", "body", "headers", "event_id"), PLAYED, ids=IDS)
+def test_the_dedup_id_is_the_digest_of_the_signed_body_and_the_type_header(
+    provider: str, body: bytes, headers: Headers, event_id: str
+) -> None:
+    result = verifier(provider).verify(headers(body), body, NOW)
+    expected = hashlib.sha256(DEDUP_CONTENT[provider](body)).hexdigest()
+    assert (result.event_id, result.dedup_id) == (event_id, f"sha256:{expected}")

@@ -656,6 +656,20 @@ async def client(producer: FakeProducer) -> AsyncIterator[httpx.AsyncClient]:
             "timestamp_header": "x-timestamp",
             "prefix": "v1=",
         },
+        {
+            "name": "signed-id",
+            "provider": "generic-hmac",
+            "secrets": [SECRET],
+            "header": "x-signature",
+            "event_id_header": "x-event-id",
+        },
+        {
+            "name": "signed-pointer",
+            "provider": "generic-hmac",
+            "secrets": [SECRET],
+            "header": "x-signature",
+            "event_id_pointer": "/id",
+        },
     ]
     settings = parse({"sources": sources}, env={})
     app = create_app(settings, producer=producer, clock=lambda: float(NOW))
@@ -685,3 +699,23 @@ async def test_a_generic_hmac_delivery_over_http_is_accepted_and_a_changed_byte_
     assert (response.status_code, response.json()["error"]) == (401, "signature_mismatch")
     [(_, key, value, record_headers)] = producer.produced
     assert dict(raw.decode(key, value, record_headers).sender_headers) == headers
+
+
+async def test_a_delivery_replayed_with_a_fresh_event_id_header_is_keyed_as_the_original(
+    client: httpx.AsyncClient, producer: FakeProducer
+) -> None:
+    # The event_id_header is not signed; the record key (the de-duplication key) must be.
+    for event_id in ("evt_original", "evt_replayed"):
+        headers = {**hexed(BODY), "x-event-id": event_id}
+        response = await client.post("/webhooks/signed-id", content=BODY, headers=headers)
+        assert response.json()["event_id"] == event_id
+    first, second = (record.key for record in producer.produced)
+    assert first == second
+
+
+async def test_an_event_id_read_from_the_signed_body_keys_the_record_itself(
+    client: httpx.AsyncClient, producer: FakeProducer
+) -> None:
+    await client.post("/webhooks/signed-pointer", content=BODY, headers=hexed(BODY))
+    [record] = producer.produced
+    assert record.key == b"signed-pointer:evt_1"

@@ -610,3 +610,55 @@ async def test_twilio_verifies_off_the_event_loop(
     assert response.status_code == 200, response.text
     assert len(threads) == 1
     assert threads[0] != threading.get_ident()
+
+
+# --- the record key: what the signature covers ------------------------------------------------
+
+
+async def post_form(
+    client: httpx.AsyncClient, form: Sequence[tuple[str, str]], **extra: str
+) -> str:
+    signature = library_signed(PUBLIC_URL, MultiDict(_grouped(form)))
+    response = await client.post(
+        "/webhooks/twilio",
+        content=urlencode(form).encode(),
+        headers={
+            "x-twilio-signature": signature,
+            "content-type": "application/x-www-form-urlencoded",
+            **extra,
+        },
+    )
+    assert response.status_code == 200, response.text
+    event_id: str = response.json()["event_id"]
+    return event_id
+
+
+async def test_text_shifted_between_fields_keeps_the_signature_and_the_record_key(
+    client: httpx.AsyncClient, producer: FakeProducer
+) -> None:
+    # The signed string is name + value, concatenated: moving "SmsSid{sid}" into the status
+    # field signs the same, and makes another {Sid}:{Status} id.
+    shifted = {**FORM, "MessageStatus": f"deliveredSmsSid{MESSAGE_SID}"}
+    del shifted["SmsSid"]
+    ids = [await post_form(client, list(form.items())) for form in (FORM, shifted)]
+    assert ids[0] != ids[1]
+    first, second = (record.key for record in producer.produced)
+    assert first == second
+
+
+async def test_a_request_replayed_with_a_fresh_idempotency_token_keeps_its_record_key(
+    client: httpx.AsyncClient, producer: FakeProducer
+) -> None:
+    for token in ("idem-original", "idem-replayed"):
+        await post_form(client, list(FORM.items()), **{"i-twilio-idempotency-token": token})
+    first, second = (record.key for record in producer.produced)
+    assert first == second
+
+
+async def test_another_status_of_the_same_message_is_keyed_as_another_event(
+    client: httpx.AsyncClient, producer: FakeProducer
+) -> None:
+    for status in ("sent", "delivered"):
+        await post_form(client, list({**FORM, "MessageStatus": status}.items()))
+    first, second = (record.key for record in producer.produced)
+    assert first != second

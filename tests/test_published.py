@@ -22,7 +22,13 @@ def test_every_published_schema_is_named_by_its_identifier(file: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "uri", [published.JOB_EVENT_DATA, published.CANONICAL_EVENT, published.RAW_DELIVERY]
+    "uri",
+    [
+        published.JOB_EVENT_DATA,
+        published.CANONICAL_EVENT,
+        published.RAW_DELIVERY,
+        published.RAW_DELIVERY_V2,
+    ],
 )
 def test_the_named_identifiers_resolve_to_their_files(uri: str) -> None:
     assert published.path(uri) == published.DIRECTORY / uri.removeprefix(published.BASE_URI)

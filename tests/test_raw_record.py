@@ -10,9 +10,10 @@ import jsonschema
 import pytest
 
 from schemas import published, raw
-from schemas.raw import FORMAT_VERSION, Header, RawDelivery, RawRecordError
+from schemas.raw import DEDUP_FORMAT_VERSION, FORMAT_VERSION, Header, RawDelivery, RawRecordError
 
 SCHEMA = published.load(published.RAW_DELIVERY)
+SCHEMA_V2 = published.load(published.RAW_DELIVERY_V2)
 
 DELIVERY = RawDelivery(
     source="demo",
@@ -153,7 +154,7 @@ def test_a_null_value_is_refused() -> None:
 
 def test_an_unknown_format_version_is_refused() -> None:
     with pytest.raises(RawRecordError, match="format"):
-        raw.decode(DELIVERY.key, DELIVERY.body, headers_with(Header.FORMAT, b"2"))
+        raw.decode(DELIVERY.key, DELIVERY.body, headers_with(Header.FORMAT, b"3"))
 
 
 def test_a_record_without_format_header_is_refused() -> None:
@@ -236,3 +237,77 @@ def test_a_redriven_record_validates_against_the_published_schema() -> None:
 def test_a_redriven_record_decodes_as_the_original() -> None:
     headers = [*DELIVERY.headers(), ("hookgate-redrive-of", b"webhooks.dlq:0:17")]
     assert raw.decode(DELIVERY.key, DELIVERY.body, headers) == DELIVERY
+
+
+# --- format 2: keyed by what the signature covers ------------------------------------------------
+
+#: A GitHub delivery: its id header is not signed, so the record is keyed by a digest of the body.
+KEYED = replace(
+    DELIVERY,
+    provider="github",
+    scheme="body-hmac",
+    event_id="72d3162e-cc78-11e3-81ab-4c9367dc0958",
+    dedup_id="sha256:" + "ab" * 32,
+    signed_at_ms=None,
+)
+
+
+def test_a_delivery_keyed_by_its_dedup_id_has_it_as_the_key() -> None:
+    assert KEYED.key == b"demo:sha256:" + b"ab" * 32
+
+
+def test_a_delivery_keyed_by_its_dedup_id_is_format_2_and_carries_it() -> None:
+    headers = dict(KEYED.headers())
+    assert headers[Header.FORMAT] == DEDUP_FORMAT_VERSION.encode() == b"2"
+    assert headers[Header.DEDUP_ID] == b"sha256:" + b"ab" * 32
+    assert headers[Header.EVENT_ID] == b"72d3162e-cc78-11e3-81ab-4c9367dc0958"
+
+
+def test_a_delivery_whose_event_id_is_signed_stays_format_1_without_a_dedup_id() -> None:
+    headers = dict(DELIVERY.headers())
+    assert headers[Header.FORMAT] == FORMAT_VERSION.encode() == b"1"
+    assert Header.DEDUP_ID not in headers
+
+
+def test_a_dedup_id_equal_to_the_event_id_is_no_dedup_id() -> None:
+    same = replace(DELIVERY, dedup_id=DELIVERY.event_id)
+    assert dict(same.headers())[Header.FORMAT] == b"1"
+    assert round_trip(same).dedup_id is None
+
+
+def test_a_format_2_record_decodes_exactly() -> None:
+    assert round_trip(KEYED) == KEYED
+
+
+def test_a_format_2_record_without_its_dedup_id_is_refused() -> None:
+    headers = [(k, v) for k, v in KEYED.headers() if k != Header.DEDUP_ID]
+    with pytest.raises(RawRecordError, match=f"missing header {Header.DEDUP_ID}"):
+        raw.decode(KEYED.key, KEYED.body, headers)
+
+
+def test_a_format_2_record_keyed_by_its_event_id_is_refused() -> None:
+    with pytest.raises(RawRecordError, match="key"):
+        raw.decode(b"demo:" + KEYED.event_id.encode(), KEYED.body, KEYED.headers())
+
+
+def test_a_format_1_record_with_a_dedup_id_header_is_refused() -> None:
+    # Format 1 is keyed by the event id: a dedup id there means a writer that does not know it.
+    headers = [*DELIVERY.headers(), (Header.DEDUP_ID, b"sha256:00")]
+    with pytest.raises(RawRecordError, match=Header.DEDUP_ID):
+        raw.decode(DELIVERY.key, DELIVERY.body, headers)
+
+
+def test_a_format_2_record_validates_against_its_published_schema() -> None:
+    jsonschema.Draft202012Validator(SCHEMA_V2).validate(json_form(KEYED))
+
+
+def test_a_format_2_record_is_not_a_format_1_record() -> None:
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft202012Validator(SCHEMA).validate(json_form(KEYED))
+
+
+def test_format_2_is_the_major_version_of_its_published_schema() -> None:
+    assert SCHEMA_V2["version"].split(".")[0] == DEDUP_FORMAT_VERSION
+    assert SCHEMA_V2["properties"]["headers"]["properties"]["hookgate-format"] == {
+        "const": DEDUP_FORMAT_VERSION
+    }

@@ -2,7 +2,9 @@
 
 Nothing else is signed: no window (``tolerance`` is refused), and the event id is the unsigned
 ``X-GitHub-Delivery``, stable across manual redeliveries. ``X-GitHub-Event`` and
-``X-GitHub-Hook-Id`` are kept for the normalizer.
+``X-GitHub-Hook-Id`` are kept for the normalizer. Since the delivery id is not signed, the raw
+record is keyed (de-duplicated) by the digest of ``X-GitHub-Event`` and the body
+(:mod:`ingress.schemes.body_hmac`): a replay under a fresh delivery id is a duplicate.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ def build(source: SourceSettings, key: str) -> BodyHmacVerifier:
         form=GITHUB,
         id_headers=(DELIVERY,),
         extra_headers=(EVENT, HOOK_ID),
+        dedup_headers=(EVENT,),
     )
 
 

@@ -2,7 +2,8 @@
 
 One ``v1`` entry per active secret (PagerDuty's own rotation); the key is the secret's UTF-8.
 Nothing else is signed: no window (``tolerance`` is refused), and the event id is the unsigned
-``X-Webhook-Id``.
+``X-Webhook-Id``; the raw record is keyed (de-duplicated) by the body's digest instead
+(:mod:`ingress.schemes.body_hmac`), so a replay under a fresh id is a duplicate.
 """
 
 from __future__ import annotations

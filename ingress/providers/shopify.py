@@ -4,7 +4,9 @@ One signature per delivery; after a rotation Shopify may sign with the old secre
 hour, so list both. Nothing else is signed: no window (``tolerance`` is refused). The event id is
 ``X-Shopify-Event-Id``, else ``X-Shopify-Webhook-Id`` (Shopify's docs name both as the dedup key),
 both unsigned. The topic, shop and API version headers are kept for the normalizer: the body is
-the bare resource.
+the bare resource. Since the ids are not signed, the raw record is keyed (de-duplicated) by the
+digest of the topic and the body (:mod:`ingress.schemes.body_hmac`): a replay under a fresh id is
+a duplicate, and one body sent under two topics is two events.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ def build(source: SourceSettings, key: str) -> BodyHmacVerifier:
         form=SHOPIFY,
         id_headers=(EVENT_ID, WEBHOOK_ID),
         extra_headers=(TOPIC, SHOP_DOMAIN, TRIGGERED_AT, API_VERSION),
+        dedup_headers=(TOPIC,),
     )
 
 

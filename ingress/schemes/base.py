@@ -29,6 +29,11 @@ class Verified:
     #: either of two header families): only these are kept on the raw record. None: the
     #: verifier's ``kept_headers``.
     kept_headers: tuple[str, ...] | None = None
+    #: When the signature does not cover ``event_id`` (a header the sender sets beside a signed
+    #: body): a digest of what it does cover, which keys the raw record and so the worker's
+    #: de-duplication, so that a replay under a fresh id is still the same event. None: the
+    #: signature covers ``event_id``, which is then the key.
+    dedup_id: str | None = None
 
 
 class Verifier(Protocol):

@@ -4,8 +4,16 @@ Nothing but the body is signed: no timestamp, so no window (dedup on the event i
 replay defence), and no id. The event id comes from a header the sender sets (GitHub
 ``X-GitHub-Delivery``, PagerDuty ``X-Webhook-Id``, Shopify ``X-Shopify-Event-Id`` then
 ``X-Shopify-Webhook-Id``), else the body's digest. Since the id header is not signed, it is read
-only after the body verified, and a malformed one is refused rather than replaced: it is our
-de-duplication key, and a proxy that mangles it should be noticed, not papered over.
+only after the body verified, and a malformed one is refused rather than replaced: a proxy that
+mangles it should be noticed, not papered over.
+
+De-duplication cannot rest on an unsigned id: a captured delivery replayed under a fresh one
+would be a new event. The raw record is keyed instead by ``Verified.dedup_id``, the SHA-256 of
+the signed body, preceded by the ``dedup_headers`` (each value and a newline: a header value
+holds no newline): the unsigned headers that tell apart distinct events with the same body, the
+event's type (Shopify sends the bare resource, so ``orders/create`` and ``orders/updated`` may
+carry the same bytes). A replay may change those, and is then another type of event; a sender's
+retry sends the same body and type, and is dropped as it should be.
 
 Header formats (:class:`SignatureFormat`): ``sha256=<hex>`` (GitHub), a comma list of
 ``v1=<hex>`` entries, one per active secret (PagerDuty), or bare base64 (Shopify).
@@ -93,9 +101,11 @@ class BodyHmacVerifier:
         form: SignatureFormat,
         id_headers: Sequence[str] = (),
         extra_headers: Sequence[str] = (),
+        dedup_headers: Sequence[str] = (),
     ) -> None:
         """``id_headers`` are tried in order for the event id; ``extra_headers`` are kept on the
-        raw record for normalization (the signature header and the id headers always are)."""
+        raw record for normalization (the signature header and the id headers always are);
+        ``dedup_headers`` (kept too) are part of the de-duplication id with the body."""
         if not secrets:
             raise ValueError("a body HMAC source needs at least one secret")
         if any(not secret for secret in secrets):
@@ -104,7 +114,13 @@ class BodyHmacVerifier:
         self._header = header.lower()
         self._form = form
         self._id_headers = tuple(h.lower() for h in id_headers)
-        kept = (self._header, *self._id_headers, *(h.lower() for h in extra_headers))
+        self._dedup_headers = tuple(h.lower() for h in dedup_headers)
+        kept = (
+            self._header,
+            *self._id_headers,
+            *(h.lower() for h in extra_headers),
+            *self._dedup_headers,
+        )
         self._kept = tuple(dict.fromkeys(kept))
 
     @property
@@ -119,7 +135,18 @@ class BodyHmacVerifier:
             raise MissingSignature(f"missing or empty {self._header} header")
         digests = _parse(value, self._header, self._form)
         key_index = self._match(digests, body)
-        return Verified(event_id=self._event_id(headers, body), key_index=key_index)
+        return Verified(
+            event_id=self._event_id(headers, body),
+            key_index=key_index,
+            dedup_id=self._dedup_id(headers, body),
+        )
+
+    def _dedup_id(self, headers: Mapping[str, str], body: bytes) -> str:
+        digest = hashlib.sha256()
+        for name in self._dedup_headers:
+            digest.update(headers.get(name, "").encode("utf-8", "replace") + b"\n")
+        digest.update(body)
+        return "sha256:" + digest.hexdigest()
 
     def _match(self, digests: list[bytes], body: bytes) -> int:
         for index, keyed in enumerate(self._keys):

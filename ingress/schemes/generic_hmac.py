@@ -8,9 +8,12 @@ whole epoch seconds (a sender using milliseconds needs its own provider).
 
 Event id (:class:`EventIdRule`, also used by ``basic-auth`` and ``api-key``): a header, or a JSON
 pointer (RFC 6901) into the body read after verification, else the body's digest. A malformed id
-header is refused (400), as in :mod:`ingress.schemes.body_hmac`: it is the de-duplication key. A
-body value that is not a string or integer falls back to the digest: the body is the sender's,
-and a verified delivery is not refused for its shape.
+header is refused (400), as in :mod:`ingress.schemes.body_hmac`. A body value that is not a string
+or integer falls back to the digest: the body is the sender's, and a verified delivery is not
+refused for its shape. An id from the header is not covered by the signature, so a generic HMAC
+delivery that takes its id from there is keyed (de-duplicated) by the body's digest instead
+(``Verified.dedup_id``; the timestamp is left out, so a retry signed anew is still a duplicate).
+``basic-auth`` and ``api-key`` sign nothing: whoever holds the credential chooses every id.
 """
 
 from __future__ import annotations
@@ -90,6 +93,10 @@ class EventIdRule:
             if isinstance(value, str) and EVENT_ID.fullmatch(value):
                 return value
         return body_digest_id(body)
+
+    def from_header(self, headers: Mapping[str, str]) -> bool:
+        """Whether the id of a delivery with ``headers`` is the (unsigned) header's."""
+        return self.header is not None and bool(headers.get(self.header))
 
 
 def _decode(text: str, encoding: Encoding, size: int) -> bytes | None:
@@ -186,7 +193,13 @@ class GenericHmacVerifier:
         key_index = self._match(digest, prefix, body)
         if timestamp is not None and self._ts_header is not None:
             check_window(self._ts_header, timestamp, now, self._tolerance)
-        return Verified(self._event_id(headers, body), key_index, timestamp)
+        unsigned_id = self._event_id.from_header(headers)
+        return Verified(
+            self._event_id(headers, body),
+            key_index,
+            timestamp,
+            dedup_id=body_digest_id(body) if unsigned_id else None,
+        )
 
     def _match(self, digest: bytes, prefix: bytes, body: bytes) -> int:
         for index, keyed in enumerate(self._macs):

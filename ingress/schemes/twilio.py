@@ -21,8 +21,11 @@ SHA-256 and the key to the shared key's secret, listed among the source's secret
 Event id: Twilio's own ``I-Twilio-Idempotency-Token`` header, which Twilio sends with its
 webhook requests and keeps the same when it retries one (unconfirmed against Twilio's reference:
 this is how receivers in the wild de-duplicate Twilio; the fallbacks below stay for requests
-without it). Like GitHub's and Shopify's id headers it is not covered by the signature:
-a replayer who changes it defeats de-duplication, which is what relying on a sender's id means.
+without it). Like GitHub's and Shopify's id headers it is not covered by the signature, and
+neither are the form's field boundaries (``name + value`` concatenated: text moved from one field
+to the next signs the same). So the event id is not the de-duplication key: the raw record is
+keyed by ``Verified.dedup_id``, the SHA-256 of the signed string itself (the URL spelling that
+verified, then the parameters), which a replayer cannot change without breaking the signature.
 Without the header (or with one that is not 1-256 printable ASCII characters), an id derived from
 the form: ``{sid}:{status}``, taking the first status field present of ``MessageStatus``,
 ``SmsStatus``, ``RecordingStatus``, ``CallStatus`` with its SID (``MessageSid``/``SmsSid``,
@@ -218,20 +221,28 @@ class TwilioVerifier:
             if pairs is None:
                 raise SignatureMismatch(f"the form has more than {MAX_FIELDS} fields")
         suffix = params_text(pairs or ()).encode("utf-8")
-        key_index = self._match(signature, port_variants(target), suffix, digest)
+        key_index, signed = self._match(signature, port_variants(target), suffix, digest)
         if body_hash is not None:
             # The URL, bodySHA256 included, is authentic now; the body must be the one hashed.
             actual = hashlib.sha256(body).hexdigest().encode()
             if not hmac.compare_digest(actual, body_hash.encode("utf-8", "replace")):
                 raise SignatureMismatch(f"the body does not match the signed {BODY_HASH_PARAM}")
         token = headers.get(IDEMPOTENCY_HEADER)
-        return Verified(event_id=event_id(pairs, target, body, token), key_index=key_index)
+        return Verified(
+            event_id=event_id(pairs, target, body, token),
+            key_index=key_index,
+            dedup_id="sha256:" + hashlib.sha256(signed + suffix).hexdigest(),
+        )
 
-    def _match(self, signature: bytes, urls: Sequence[str], suffix: bytes, digest: str) -> int:
+    def _match(
+        self, signature: bytes, urls: Sequence[str], suffix: bytes, digest: str
+    ) -> tuple[int, bytes]:
+        """The index of the token that signed, and the URL spelling it signed."""
         for index, token in enumerate(self._tokens):
             for candidate in urls:
-                mac = hmac.new(token, candidate.encode("utf-8", "replace"), digest)
+                url = candidate.encode("utf-8", "replace")
+                mac = hmac.new(token, url, digest)
                 mac.update(suffix)
                 if hmac.compare_digest(mac.digest(), signature):
-                    return index
+                    return index, url
         raise SignatureMismatch("the signature matches no configured auth token")
