@@ -25,7 +25,7 @@ from confluent_kafka import KafkaException
 from faust.types import TP
 from prometheus_client import generate_latest
 
-from schemas import kafka_clients
+from schemas import kafka_clients, telemetry
 from schemas.config import Settings
 from streams.at_least_once import Acknowledged
 from streams.emitter import Emitter
@@ -95,6 +95,8 @@ def create_app(
     state = DedupState(
         table.data, emitter, table.changelog_topic.get_topic_name(), worker.dedup_horizon_s * 1000
     )
+    # None unless `tracing.exporter` asks for spans; the trace context travels regardless.
+    tracer = telemetry.start(settings.tracing, "worker")
     stage = Stage(
         lookup=state.get,
         canonical_topic=settings.topics.canonical.name,
@@ -102,6 +104,7 @@ def create_app(
         dedup_horizon_s=worker.dedup_horizon_s,
         type_prefix=worker.type_prefix,
         replay_fence=replay_fence,
+        tracer=tracer,
     )
 
     def crash(error: BaseException) -> None:
@@ -163,6 +166,8 @@ def create_app(
         await emitter.stop()
         if liveness is not None:
             liveness.close()
+        if tracer is not None:
+            tracer.close()
 
     app.on_assigned = runner.assign
     app.on_revoking = runner.commit

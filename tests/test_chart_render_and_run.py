@@ -78,7 +78,9 @@ class Pod:
         return value
 
     def environment(self) -> dict[str, str]:
-        env = {"PATH": os.environ.get("PATH", ""), "HOME": str(self.root)}
+        # PYTHONPATH: the code of this checkout, as the image has it, even when the console
+        # script's environment has another checkout installed in editable mode (a git worktree).
+        env = {"PATH": os.environ.get("PATH", ""), "HOME": str(self.root), "PYTHONPATH": str(ROOT)}
         for item in self.container.get("env", []):
             if "value" in item:
                 env[item["name"]] = self.local(item["value"])
