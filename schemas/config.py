@@ -245,7 +245,7 @@ class WorkerSettings(BaseModel):
     data_dir: NonEmpty = ".hookgate/worker"
     #: ``memory://`` rebuilds tables from the changelog at start; ``rocksdb://`` reads the delta.
     store: NonEmpty = "memory://"
-    #: Port of the worker's web server (``/metrics``).
+    #: Port of the worker's web server (``/metrics``, ``/healthz``).
     web_port: Port = 6066
     #: Records sent but not yet acknowledged; the agent waits when it is reached.
     max_in_flight: Annotated[int, Between(1, 1_000_000)] = 10_000

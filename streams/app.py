@@ -4,7 +4,8 @@ One agent, ``normalize``, reads the raw topic as raw bytes (decoding inside the 
 poison record is dead-lettered instead of crash-looping the agent) and hands each record to the
 runner. The de-duplication table, ``dedup``, is backed by the compacted changelog
 ``{app_id}-dedup-changelog``; the table has the raw topic's partition count and an entry lives in
-the changelog partition of its raw record, which is what Faust's recovery expects.
+the changelog partition of its raw record, which is what Faust's recovery expects. The web server
+answers ``/metrics`` and ``/healthz`` (the liveness probe's page).
 
 Lifecycle: the runner takes over partitions when Faust assigns them (before Faust resumes them),
 commits every ``commit_interval_ms`` and before Faust gives partitions away, expires old
@@ -42,6 +43,17 @@ log = logging.getLogger("hookgate.streams")
 _PROMETHEUS_TEXT = "text/plain; version=0.0.4"
 #: How often the worker checks that it takes records while records wait (streams/liveness.py).
 _LIVENESS_CHECK_S = 10.0
+
+
+def health(owned: set[int], quiet_s: float, rebalancing: bool) -> dict[str, Any]:
+    """The ``/healthz`` body: the raw partitions owned, the seconds since a record was taken (or
+    partitions were assigned) and whether a rebalance or table recovery is under way."""
+    return {
+        "status": "ok",
+        "partitions": sorted(owned),
+        "seconds_since_last_record": round(quiet_s, 3),
+        "rebalancing": rebalancing,
+    }
 
 
 def create_app(
@@ -217,6 +229,12 @@ def create_app(
         if stalled is not None:
             await runner.commit()
             crash(stalled)
+
+    @app.page("/healthz")
+    async def healthz_page(view: Any, request: Any) -> Any:
+        # The liveness probe's page: answers while the app runs (a stuck worker stops itself,
+        # streams/liveness.py); the body is for people.
+        return view.json(health(runner.owned, time.monotonic() - runner.taken_at, app.busy()))
 
     @app.page("/metrics")
     async def metrics_page(view: Any, request: Any) -> Any:

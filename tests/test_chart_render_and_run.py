@@ -318,3 +318,18 @@ def test_every_metric_the_dashboard_and_alerts_query_is_served(release: Release)
         ingress = httpx.get(f"http://127.0.0.1:{ingress_port}/metrics", timeout=5).text
         names = _sample_names(ingress) | _sample_names(release.worker_metrics())
         raise AssertionError(f"not served: {sorted(queried - names)}") from None
+
+
+def test_the_rendered_worker_passes_its_probes(release: Release) -> None:
+    worker = release.pods["worker"]
+    port = worker.port("metrics")
+
+    def answered(probe: str) -> bool:
+        path = worker.container[probe]["httpGet"]["path"]
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}{path}", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        wait_until(lambda probe=probe: answered(probe), 120, f"the worker's {probe}")

@@ -9,6 +9,7 @@ import os
 import secrets
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from cloudevents.v1.kafka import KafkaMessage, from_binary
 from confluent_kafka import Producer
@@ -204,6 +205,16 @@ def test_the_canonical_event_carries_the_deliverys_trace_context(stack: Stack) -
     # No spans exported here: the sender's context goes through unchanged.
     assert headers["ce_traceparent"] == traceparent.encode()
     assert headers["ce_tracestate"] == b"rojo=00f067aa0ba902b7"
+
+
+def test_the_worker_answers_healthz_with_its_partitions_and_quiet_time(stack: Stack) -> None:
+    response = httpx.get(f"http://127.0.0.1:{stack.web_port}/healthz", timeout=5)
+    assert response.status_code == 200
+    health = response.json()
+    # The only worker of its group owns every raw partition.
+    assert health["partitions"] == list(range(stack.raw_partitions))
+    assert 0 <= health["seconds_since_last_record"] < 3600
+    assert health["status"] == "ok"
 
 
 def test_a_body_larger_than_kafka_accepts_gets_413_not_a_503_to_retry_forever(stack: Stack) -> None:

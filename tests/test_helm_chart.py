@@ -235,6 +235,12 @@ def test_ingress_has_service_pdb_and_optional_hpa_and_ingress_resource() -> None
     assert [p["path"] for p in rule["http"]["paths"]] == ["/webhooks"]
 
 
+def test_worker_liveness_is_probed_on_healthz() -> None:
+    statefulset = find(render(MINIMAL), "StatefulSet", "-worker")
+    container = statefulset["spec"]["template"]["spec"]["containers"][0]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+
+
 def test_by_default_the_release_exports_no_spans() -> None:
     tracing = config.parse(config_file(render(MINIMAL)), env={}).tracing
     assert tracing.exporter == "none"
