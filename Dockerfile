@@ -8,8 +8,8 @@
 
 ARG PYTHON_VERSION=3.12
 
-# Build stage: a virtual environment with hookgate and the rocksdb extra (the worker's on-disk
-# table store). Nothing from this stage but the venv reaches the final image.
+# Build stage: a virtual environment with hookgate, the rocksdb extra (the worker's on-disk
+# table store) and the otel extra (span export, when `tracing` asks for it). Nothing from this stage but the venv reaches the final image.
 FROM python:${PYTHON_VERSION}-slim-bookworm AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
@@ -20,7 +20,7 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 RUN mkdir -p ingress streams schemas hookgate \
  && touch ingress/__init__.py streams/__init__.py schemas/__init__.py hookgate/__init__.py \
- && /opt/hookgate/bin/pip install ".[rocksdb]" \
+ && /opt/hookgate/bin/pip install ".[rocksdb,otel]" \
  && /opt/hookgate/bin/pip uninstall --yes hookgate
 COPY ingress ingress
 COPY streams streams

@@ -1,7 +1,7 @@
 """The ingress's composition root: settings in, a Starlette app out.
 
 Everything the app uses is created here and handed down: the configured sources (verifiers built
-once at start), the producer, the metrics registry and the clock, which tests replace.
+once at start), the producer, the metrics registry, the clock and the tracer, which tests replace.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from ingress.limits import InFlight
 from ingress.metrics import IngressMetrics
 from ingress.producer import KafkaProducer, RawProducer
 from ingress.providers import configure_sources
-from schemas import kafka_clients
+from schemas import kafka_clients, telemetry
 from schemas.config import Settings
+from schemas.telemetry import Tracer
 
 
 def create_app(
@@ -32,6 +33,7 @@ def create_app(
     producer: RawProducer | None = None,
     metrics: IngressMetrics | None = None,
     clock: Callable[[], float] = time.time,
+    tracer: Tracer | None = None,
 ) -> Starlette:
     sources = configure_sources(settings)
     producer = producer or KafkaProducer(
@@ -49,8 +51,17 @@ def create_app(
     in_flight = InFlight(
         max_body_bytes=limits.max_body_bytes_in_flight, max_produces=limits.max_produces_in_flight
     )
+    # None unless `tracing.exporter` asks for spans; the trace context travels regardless.
+    tracer = tracer or telemetry.start(settings.tracing, "ingress")
     deliveries = DeliveryEndpoint(
-        sources, producer, raw_topic, metrics, clock, in_flight, limits.body_timeout_ms / 1000
+        sources,
+        producer,
+        raw_topic,
+        metrics,
+        clock,
+        in_flight,
+        limits.body_timeout_ms / 1000,
+        tracer,
     )
 
     async def healthz(request: Request) -> Response:
@@ -86,6 +97,8 @@ def create_app(
             yield
         finally:
             await producer.stop()
+            if tracer is not None:
+                tracer.close()
 
     return Starlette(
         routes=[

@@ -3,6 +3,11 @@
 The order is the guarantee: the 2xx is sent only after Kafka acknowledged the record, so a
 sender that saw success never needs to retry, and one that did not will. Every refusal is an
 :class:`~ingress.errors.IngressError` with its status; nothing here answers 500 by design.
+
+The raw record carries the delivery's W3C trace context (:mod:`schemas.tracecontext`): the
+sender's ``traceparent`` when it sent a valid one, else a new trace. With spans exported, verify
+and produce run in a server span, child of the sender's context, and the record carries that
+span's context instead, so the worker's span is its child.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 
 import orjson
 from starlette.requests import ClientDisconnect, Request
@@ -23,7 +29,10 @@ from ingress.metrics import UNKNOWN_SOURCE, IngressMetrics
 from ingress.producer import RawProducer
 from ingress.providers import ConfiguredSource
 from ingress.schemes.base import Verified
+from schemas import tracecontext
 from schemas.raw import RawDelivery
+from schemas.telemetry import Span, Tracer
+from schemas.tracecontext import TraceContext
 
 log = logging.getLogger("hookgate.ingress")
 
@@ -41,6 +50,7 @@ class DeliveryEndpoint:
         clock: Callable[[], float],
         in_flight: InFlight,
         body_timeout_s: float,
+        tracer: Tracer | None = None,
     ) -> None:
         self._sources = sources
         self._producer = producer
@@ -49,6 +59,7 @@ class DeliveryEndpoint:
         self._clock = clock
         self._in_flight = in_flight
         self._body_timeout_s = body_timeout_s
+        self._tracer = tracer
 
     async def handle(self, request: Request) -> Response:
         started = time.perf_counter()
@@ -79,14 +90,21 @@ class DeliveryEndpoint:
                 # ASGI gives header names lower-cased already.
                 headers = dict(request.headers.items())
                 url = str(request.url) if source.provider.uses_url else ""
-                verified = await self._verify(source, label, headers, body, now, url)
-                event_id = verified.event_id
-                if verified.reply is not None:
-                    # A verified handshake (Slack's url_verification): answered, nothing produced.
-                    self._metrics.deliveries.labels(label, "handshake").inc()
-                    self._log(label, event_id, 200, started, size, None)
-                    return Response(verified.reply, media_type="application/json")
-                await self._produce(source, name, headers, body, now, verified)
+                incoming = _incoming_trace(request, headers)
+                with self._span(name, incoming) as span:
+                    verified = await self._verify(source, label, headers, body, now, url)
+                    event_id = verified.event_id
+                    if verified.reply is not None:
+                        # A verified handshake (Slack's url_verification): nothing produced.
+                        self._metrics.deliveries.labels(label, "handshake").inc()
+                        self._log(label, event_id, 200, started, size, None)
+                        return Response(verified.reply, media_type="application/json")
+                    if span is not None:
+                        span.set_attribute("hookgate.event_id", event_id)
+                        trace = span.context
+                    else:
+                        trace = incoming or tracecontext.new()
+                    await self._produce(source, name, headers, body, now, verified, trace)
         except IngressError as error:
             self._metrics.deliveries.labels(label, error.reason).inc()
             self._log(label, event_id, error.status, started, size, error)
@@ -126,6 +144,7 @@ class DeliveryEndpoint:
         body: bytes,
         now: float,
         verified: Verified,
+        trace: TraceContext,
     ) -> None:
         kept = verified.kept_headers
         if kept is None:
@@ -142,6 +161,7 @@ class DeliveryEndpoint:
             signed_at_ms=None if verified.timestamp is None else verified.timestamp * 1000,
             key_index=verified.key_index,
             dedup_id=verified.dedup_id,
+            trace=trace,
         )
         produce_started = time.perf_counter()
         with self._in_flight.producing():
@@ -149,6 +169,23 @@ class DeliveryEndpoint:
                 self._raw_topic, delivery.key, delivery.body, delivery.headers()
             )
         self._metrics.produce_seconds.observe(time.perf_counter() - produce_started)
+
+    def _span(
+        self, source: str, parent: TraceContext | None
+    ) -> AbstractContextManager[Span | None]:
+        if self._tracer is None:
+            return nullcontext()
+        return self._tracer.span(
+            "POST /webhooks/{source}",
+            parent,
+            kind="server",
+            attributes={
+                "http.request.method": "POST",
+                "http.route": "/webhooks/{source}",
+                "hookgate.source": source,
+                "messaging.destination.name": self._raw_topic,
+            },
+        )
 
     def _log(
         self,
@@ -170,6 +207,17 @@ class DeliveryEndpoint:
             fields["reason"] = error.reason
             fields["detail"] = error.detail
         log.info("delivery", extra=fields)
+
+
+def _incoming_trace(request: Request, headers: dict[str, str]) -> TraceContext | None:
+    # Looked at only when the sender sent one: most do not, and this runs per request.
+    if "traceparent" not in headers:
+        return None
+    parents = request.headers.getlist("traceparent")
+    if len(parents) != 1:
+        return None  # W3C: more than one traceparent is invalid
+    state = ",".join(request.headers.getlist("tracestate")) if "tracestate" in headers else None
+    return tracecontext.parse(parents[0], state)
 
 
 def _headers(error: IngressError) -> dict[str, str] | None:

@@ -21,7 +21,10 @@ Extension attributes the worker adds to every event (:func:`with_origin`):
   (``hookgate verify-raw TOPIC:PARTITION:OFFSET`` re-verifies it);
 - ``replay``: ``"true"`` when the worker had processed that raw record before and emits its
   event again (a replay after an offset reset, or a redelivery after a crash before the commit);
-  absent on a first emission.
+  absent on a first emission;
+- ``traceparent`` and, when there is state, ``tracestate``: the CloudEvents distributed-tracing
+  extension (W3C Trace Context), so a consumer continues the delivery's trace. The parent id is
+  the worker's span when spans are exported, else the raw record's (:func:`with_trace`).
 ``schemas/json/canonical-event.v1.schema.json`` describes the same event in structured form
 (attributes plus ``data``) for validation.
 """
@@ -34,7 +37,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from schemas import jsoncodec
+from schemas import jsoncodec, tracecontext
+from schemas.tracecontext import TraceContext
 
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"
@@ -52,6 +56,9 @@ RAW_TOPIC = "rawtopic"
 RAW_PARTITION = "rawpartition"
 RAW_OFFSET = "rawoffset"
 REPLAY = "replay"
+#: The CloudEvents distributed-tracing extension's attributes.
+TRACEPARENT = "traceparent"
+TRACESTATE = "tracestate"
 _EXTENSION_NAME = re.compile(r"[a-z0-9]{1,20}")
 
 
@@ -151,6 +158,21 @@ def with_origin(event: CanonicalEvent, origin: RawOrigin, *, replay: bool) -> Ca
     else:
         extensions.pop(REPLAY, None)
     return replace(event, extensions=extensions)
+
+
+def with_trace(event: CanonicalEvent, trace: TraceContext | None) -> CanonicalEvent:
+    """``event`` carrying ``trace`` as its distributed-tracing extension (none: without it)."""
+    extensions = {k: v for k, v in event.extensions.items() if k not in (TRACEPARENT, TRACESTATE)}
+    if trace is not None:
+        extensions[TRACEPARENT] = trace.traceparent
+        if trace.state:
+            extensions[TRACESTATE] = trace.state
+    return replace(event, extensions=extensions)
+
+
+def trace_of(event: CanonicalEvent) -> TraceContext | None:
+    """The event's trace context, if it carries a valid one."""
+    return tracecontext.parse(event.extensions.get(TRACEPARENT), event.extensions.get(TRACESTATE))
 
 
 def origin_of(event: CanonicalEvent) -> RawOrigin | None:

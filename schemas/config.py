@@ -69,6 +69,7 @@ __all__ = [
     "SourceSettings",
     "TopicSpec",
     "TopicsSettings",
+    "TracingSettings",
     "TwilioSource",
     "WorkerSettings",
     "json_schema",
@@ -244,7 +245,7 @@ class WorkerSettings(BaseModel):
     data_dir: NonEmpty = ".hookgate/worker"
     #: ``memory://`` rebuilds tables from the changelog at start; ``rocksdb://`` reads the delta.
     store: NonEmpty = "memory://"
-    #: Port of the worker's web server (``/metrics``).
+    #: Port of the worker's web server (``/metrics``, ``/healthz``).
     web_port: Port = 6066
     #: Records sent but not yet acknowledged; the agent waits when it is reached.
     max_in_flight: Annotated[int, Between(1, 1_000_000)] = 10_000
@@ -286,6 +287,35 @@ class WorkerSettings(BaseModel):
         return store
 
 
+class TracingSettings(BaseModel):
+    """Span export (OpenTelemetry, the ``hookgate[otel]`` extra). The W3C trace context travels
+    from the delivery to the canonical event whatever this says; this only decides whether the
+    ingress and the worker also record spans, and where they send them."""
+
+    model_config = _STRICT
+
+    #: ``none``: no spans (the default; nothing is imported or sent). ``otlp``: OTLP over HTTP to
+    #: ``endpoint``. ``console``: spans printed as JSON to stdout, for trying it out.
+    exporter: Literal["none", "otlp", "console"] = "none"
+    #: The OTLP/HTTP traces URL, e.g. ``http://otel-collector:4318/v1/traces``. Unset: the
+    #: exporter's own default (``OTEL_EXPORTER_OTLP_*`` variables, else localhost:4318).
+    endpoint: NonEmpty | None = None
+    #: ``service.name`` of the spans; the ingress and the worker add ``-ingress``/``-worker``.
+    service_name: NonEmpty = "hookgate"
+    #: The share of new traces recorded. A delivery that comes with a ``traceparent`` follows
+    #: its sender's sampled flag instead.
+    sample_ratio: Annotated[float, Field(ge=0.0, le=1.0)] = 1.0
+
+    @field_validator("endpoint")
+    @classmethod
+    def _url(cls, endpoint: str | None) -> str | None:
+        if endpoint is not None and not endpoint.startswith(("http://", "https://")):
+            raise PydanticCustomError(
+                "config", "{endpoint}: an http:// or https:// URL", {"endpoint": repr(endpoint)}
+            )
+        return endpoint
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, title="Hookgate configuration")
 
@@ -293,6 +323,7 @@ class Settings(BaseModel):
     topics: TopicsSettings = Field(default_factory=TopicsSettings)
     ingress: IngressSettings = Field(default_factory=IngressSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
     #: The webhook senders, each served at ``POST /webhooks/{name}``.
     source_list: tuple[AnySource, ...] = Field(default=(), alias="sources")
 
@@ -434,6 +465,6 @@ def json_schema() -> dict[str, Any]:
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": published.BASE_URI + SCHEMA_PATH.name,
         # Semantic versioning as every published schema (schemas/README.md).
-        "version": "1.0.0",
+        "version": "1.1.0",
         **schema,
     }

@@ -14,6 +14,11 @@ One Kafka record per accepted delivery:
   covers (only those: not a second header family the sender also sent) are kept under
   ``sender-{name}``. A record written back by ``hookgate dlq redrive`` also carries
   ``hookgate-redrive-of`` (:data:`schemas.deadletter.REDRIVE_OF`); readers ignore it.
+- trace context: ``traceparent`` and, when there is state, ``tracestate``, under their W3C names
+  (as OpenTelemetry's Kafka instrumentations carry them), always written in version ``00``. It
+  is the ingress's hop, the parent of the worker's: the ingress span's when spans are exported,
+  else the context the delivery came with, else a new trace (:mod:`schemas.tracecontext`).
+  Optional; an invalid value is ignored, never an undecodable record.
 
 The record format is versioned by the ``hookgate-format`` header; readers reject versions they do
 not know instead of guessing. Format 1: keyed by the event id, which the signature covers.
@@ -28,6 +33,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+from schemas import tracecontext
+from schemas.tracecontext import TraceContext
 
 #: Keyed by ``{source}:{event id}``.
 FORMAT_VERSION = "1"
@@ -57,7 +65,14 @@ class Header:
     #: Which configured secret or key verified the delivery (0-based; public keys follow the
     #: secrets). Absent for records written before it was recorded.
     KEY_INDEX = "hookgate-key-index"
+    #: W3C trace context of the delivery (the standard names, not ``hookgate-``: tools that
+    #: propagate trace context through Kafka read these). Absent on older records.
+    TRACEPARENT = "traceparent"
+    TRACESTATE = "tracestate"
     CONTENT_TYPE = "content-type"
+
+
+_OPTIONAL_CONTEXT = frozenset((Header.TRACEPARENT, Header.TRACESTATE))
 
 
 class RawRecordError(Exception):
@@ -82,6 +97,8 @@ class RawDelivery:
     #: What the record is keyed (de-duplicated) by when the signature does not cover
     #: ``event_id``; None when it does (one equal to ``event_id`` is stored as None).
     dedup_id: str | None = None
+    #: The trace the delivery belongs to; its parent id is the ingress's hop.
+    trace: TraceContext | None = None
 
     def __post_init__(self) -> None:
         if self.dedup_id == self.event_id:
@@ -111,6 +128,10 @@ class RawDelivery:
             out.append((Header.SIGNED_AT, str(self.signed_at_ms).encode()))
         if self.key_index is not None:
             out.append((Header.KEY_INDEX, str(self.key_index).encode()))
+        if self.trace is not None:
+            out.append((Header.TRACEPARENT, self.trace.traceparent.encode()))
+            if self.trace.state:
+                out.append((Header.TRACESTATE, self.trace.state.encode()))
         out.extend((SENDER_PREFIX + name, value.encode()) for name, value in self.sender_headers)
         return out
 
@@ -138,6 +159,8 @@ def decode(
         try:
             text = raw.decode() if raw is not None else ""
         except UnicodeDecodeError:
+            if name in _OPTIONAL_CONTEXT:
+                continue  # trace context is a hint: a bad one is ignored, as an invalid value is
             raise RawRecordError(f"header {name!r} is not UTF-8") from None
         if name.startswith(SENDER_PREFIX):
             sender.append((name[len(SENDER_PREFIX) :], text))
@@ -172,6 +195,7 @@ def decode(
         signed_at_ms=_integer(found, Header.SIGNED_AT),
         key_index=_integer(found, Header.KEY_INDEX),
         dedup_id=found.get(Header.DEDUP_ID),
+        trace=tracecontext.parse(found.get(Header.TRACEPARENT), found.get(Header.TRACESTATE)),
     )
     if delivery.format != version:
         raise RawRecordError(f"a format {version} record whose {Header.DEDUP_ID} is its event id")

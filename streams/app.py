@@ -4,7 +4,8 @@ One agent, ``normalize``, reads the raw topic as raw bytes (decoding inside the 
 poison record is dead-lettered instead of crash-looping the agent) and hands each record to the
 runner. The de-duplication table, ``dedup``, is backed by the compacted changelog
 ``{app_id}-dedup-changelog``; the table has the raw topic's partition count and an entry lives in
-the changelog partition of its raw record, which is what Faust's recovery expects.
+the changelog partition of its raw record, which is what Faust's recovery expects. The web server
+answers ``/metrics`` and ``/healthz`` (the liveness probe's page).
 
 Lifecycle: the runner takes over partitions when Faust assigns them (before Faust resumes them),
 commits every ``commit_interval_ms`` and before Faust gives partitions away, expires old
@@ -25,7 +26,7 @@ from confluent_kafka import KafkaException
 from faust.types import TP
 from prometheus_client import generate_latest
 
-from schemas import kafka_clients
+from schemas import kafka_clients, telemetry
 from schemas.config import Settings
 from streams.at_least_once import Acknowledged
 from streams.emitter import Emitter
@@ -43,6 +44,17 @@ log = logging.getLogger("hookgate.streams")
 _PROMETHEUS_TEXT = "text/plain; version=0.0.4"
 #: How often the worker checks that it takes records while records wait (streams/liveness.py).
 _LIVENESS_CHECK_S = 10.0
+
+
+def health(owned: set[int], quiet_s: float, rebalancing: bool) -> dict[str, Any]:
+    """The ``/healthz`` body: the raw partitions owned, the seconds since a record was taken (or
+    partitions were assigned) and whether a rebalance or table recovery is under way."""
+    return {
+        "status": "ok",
+        "partitions": sorted(owned),
+        "seconds_since_last_record": round(quiet_s, 3),
+        "rebalancing": rebalancing,
+    }
 
 
 def create_app(
@@ -96,6 +108,8 @@ def create_app(
     state = DedupState(
         table.data, emitter, table.changelog_topic.get_topic_name(), worker.dedup_horizon_s * 1000
     )
+    # None unless `tracing.exporter` asks for spans; the trace context travels regardless.
+    tracer = telemetry.start(settings.tracing, "worker")
     stage = Stage(
         lookup=state.get,
         canonical_topic=settings.topics.canonical.name,
@@ -103,6 +117,7 @@ def create_app(
         dedup_horizon_s=worker.dedup_horizon_s,
         type_prefix=worker.type_prefix,
         replay_fence=replay_fence,
+        tracer=tracer,
     )
 
     def crash(error: BaseException) -> None:
@@ -169,6 +184,8 @@ def create_app(
         await runner.close()
         await emitter.stop()
         offsets.close()
+        if tracer is not None:
+            tracer.close()
 
     app.on_assigned = runner.assign
     app.on_revoking = runner.commit
@@ -218,6 +235,12 @@ def create_app(
         if stalled is not None:
             await runner.commit()
             crash(stalled)
+
+    @app.page("/healthz")
+    async def healthz_page(view: Any, request: Any) -> Any:
+        # The liveness probe's page: answers while the app runs (a stuck worker stops itself,
+        # streams/liveness.py); the body is for people.
+        return view.json(health(runner.owned, time.monotonic() - runner.taken_at, app.busy()))
 
     @app.page("/metrics")
     async def metrics_page(view: Any, request: Any) -> Any:

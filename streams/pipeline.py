@@ -7,6 +7,10 @@ step becomes a dead letter with the reason; the stream never stops for one recor
 The stage decides and builds, it does not write: it returns what to send and what to store,
 and the runner (:mod:`streams.runner`) writes both in the delivery guarantee's way. That keeps
 every decision a plain function call, testable without Kafka or Faust.
+
+The canonical event carries the raw record's trace context (``ce_traceparent``). With spans
+exported, each record is handled in a consumer span, child of the raw record's context (the
+ingress's span), and the event carries that span's context instead.
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from schemas import canonical
+from schemas import canonical, tracecontext
 from schemas import raw as raw_format
 from schemas.deadletter import DeadLetter
+from schemas.telemetry import Tracer
+from schemas.tracecontext import TraceContext
 from streams.dedup import Decision, Seen, decide
 from streams.errors import NormalizationFailed, StreamError, UndecodableRecord
 from streams.normalizers import normalize
@@ -75,8 +81,10 @@ class Stage:
         dedup_horizon_s: int,
         type_prefix: str,
         replay_fence: Mapping[int, range] | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self._lookup = lookup
+        self._tracer = tracer
         self._type_prefix = type_prefix
         # Per partition, the offsets a `hookgate replay --to` left out of the replay.
         self._replay_fence = replay_fence or {}
@@ -85,6 +93,28 @@ class Stage:
         self._horizon_ms = dedup_horizon_s * 1000
 
     def handle(self, record: RawRecord) -> Result:
+        if self._tracer is None:
+            return self._handle(record, None)
+        with self._tracer.span(
+            "normalize",
+            _trace_of(record),
+            kind="consumer",
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": record.topic,
+                "messaging.destination.partition.id": str(record.partition),
+                "messaging.kafka.offset": record.offset,
+            },
+        ) as span:
+            result = self._handle(record, span.context)
+            span.set_attribute("hookgate.outcome", result.outcome)
+            if result.reason:
+                span.set_attribute("hookgate.dead_letter_reason", result.reason)
+            return result
+
+    def _handle(self, record: RawRecord, span: TraceContext | None) -> Result:
+        """``span``: the worker span's context, when spans are exported."""
         try:
             delivery = _decode(record)
             if record.key is None:
@@ -102,6 +132,7 @@ class Stage:
                 canonical.RawOrigin(record.topic, record.partition, record.offset),
                 replay=decision is Decision.REEMIT,
             )
+            event = canonical.with_trace(event, span or delivery.trace)
             # Encoded here, inside the try: an event that cannot be written is a dead letter.
             output = Output(self._canonical_topic, event.key(), event.value(), event.headers())
         except StreamError as error:
@@ -142,6 +173,20 @@ class Stage:
             dead_letter=True,
         )
         return Result("dead_lettered", output, reason=error.reason)
+
+
+def _trace_of(record: RawRecord) -> TraceContext | None:
+    # Before decoding: a record that cannot be decoded is still traced, as its dead letter.
+    found: dict[str, str] = {}
+    for name, value in record.headers:
+        if value is not None and name in (
+            raw_format.Header.TRACEPARENT,
+            raw_format.Header.TRACESTATE,
+        ):
+            found[name] = value.decode(errors="replace")
+    return tracecontext.parse(
+        found.get(raw_format.Header.TRACEPARENT), found.get(raw_format.Header.TRACESTATE)
+    )
 
 
 def _decode(record: RawRecord) -> raw_format.RawDelivery:

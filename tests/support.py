@@ -131,6 +131,8 @@ class Stack:
     kafka_client: dict[str, Any] = field(default_factory=dict)
     #: More ``worker`` settings (e.g. a short ``dedup_horizon_s``).
     worker_settings: dict[str, Any] = field(default_factory=dict)
+    #: The ``tracing`` section (span export); empty: the defaults, no spans.
+    tracing: dict[str, Any] = field(default_factory=dict)
     #: Start a worker again when it stopped itself for being stuck (exit status
     #: ``EXIT_STALLED``), as its supervisor in a deployment does (Kubernetes, compose).
     restart_stalled: bool = True
@@ -167,6 +169,7 @@ class Stack:
                 {"name": "e2e", "provider": "standard-webhooks", "secrets": [SECRET]},
                 *self.extra_sources,
             ],
+            **({"tracing": self.tracing} if self.tracing else {}),
         }
         self.config_path.write_text(yaml.safe_dump(document))
         self.settings = config.load(self.config_path, env={})
@@ -258,6 +261,7 @@ class Stack:
         secret: bytes = SECRET_BYTES,
         timestamp: int | None = None,
         source: str = "e2e",
+        extra_headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         event_id = event_id or f"msg_{tokens.token_hex(8)}"
         timestamp = int(time.time()) if timestamp is None else timestamp
@@ -266,6 +270,7 @@ class Stack:
             "webhook-timestamp": str(timestamp),
             "webhook-signature": sign(secret, event_id, timestamp, body),
             "content-type": "application/json",
+            **(extra_headers or {}),
         }
         return httpx.post(
             f"{self.url}/webhooks/{source}", content=body, headers=headers, timeout=30

@@ -16,7 +16,7 @@ import pytest
 from cloudevents.core.bindings.kafka import KafkaMessage, from_binary
 from cloudevents.core.formats.json import JSONFormat
 
-from schemas import canonical, jsoncodec, published
+from schemas import canonical, jsoncodec, published, tracecontext
 from schemas.canonical import CanonicalEvent, CanonicalRecordError, rfc3339, source_uri
 
 SCHEMA = published.load(published.CANONICAL_EVENT)
@@ -340,3 +340,51 @@ def test_extension_names_follow_the_cloudevents_naming_rule(name: str) -> None:
 def test_an_extension_name_outside_the_cloudevents_rule_cannot_be_written() -> None:
     with pytest.raises(CanonicalRecordError):
         replace(EVENT, extensions={"raw_topic": "x"}).headers()
+
+
+# --- trace context: the CloudEvents distributed-tracing extension ------------------------------
+
+TRACE = tracecontext.TraceContext(
+    "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", 1, "rojo=00f067aa0ba902b7"
+)
+
+
+def test_a_traced_event_carries_traceparent_and_tracestate_headers() -> None:
+    headers = dict(canonical.with_trace(EVENT, TRACE).headers())
+    assert headers["ce_traceparent"] == b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    assert headers["ce_tracestate"] == b"rojo=00f067aa0ba902b7"
+
+
+def test_a_trace_without_state_sends_no_tracestate() -> None:
+    headers = dict(canonical.with_trace(EVENT, replace(TRACE, state="")).headers())
+    assert "ce_tracestate" not in headers
+
+
+def test_with_trace_replaces_an_earlier_trace() -> None:
+    other = tracecontext.new()
+    event = canonical.with_trace(canonical.with_trace(EVENT, TRACE), replace(other, state=""))
+    assert canonical.trace_of(event) == replace(other, state="")
+    assert "tracestate" not in event.extensions
+
+
+def test_the_trace_is_read_back_from_the_record() -> None:
+    event = canonical.with_trace(EVENT, TRACE)
+    decoded = canonical.decode(event.key(), event.value(), event.headers())
+    assert canonical.trace_of(decoded) == TRACE
+
+
+def test_the_cloudevents_sdk_reads_the_tracing_extension() -> None:
+    event = read_with_sdk(canonical.with_trace(EVENT, TRACE))
+    assert event.get_extension("traceparent") == TRACE.traceparent
+    assert event.get_extension("tracestate") == TRACE.state
+
+
+def test_the_structured_form_of_a_traced_event_validates() -> None:
+    validate(canonical.with_trace(EVENT, TRACE).to_structured())
+
+
+def test_the_schema_refuses_a_traceparent_that_is_not_version_00() -> None:
+    document = canonical.with_trace(EVENT, TRACE).to_structured()
+    document["traceparent"] = "01-" + document["traceparent"][3:]
+    with pytest.raises(jsonschema.ValidationError):
+        validate(document)

@@ -78,7 +78,9 @@ class Pod:
         return value
 
     def environment(self) -> dict[str, str]:
-        env = {"PATH": os.environ.get("PATH", ""), "HOME": str(self.root)}
+        # PYTHONPATH: the code of this checkout, as the image has it, even when the console
+        # script's environment has another checkout installed in editable mode (a git worktree).
+        env = {"PATH": os.environ.get("PATH", ""), "HOME": str(self.root), "PYTHONPATH": str(ROOT)}
         for item in self.container.get("env", []):
             if "value" in item:
                 env[item["name"]] = self.local(item["value"])
@@ -316,3 +318,18 @@ def test_every_metric_the_dashboard_and_alerts_query_is_served(release: Release)
         ingress = httpx.get(f"http://127.0.0.1:{ingress_port}/metrics", timeout=5).text
         names = _sample_names(ingress) | _sample_names(release.worker_metrics())
         raise AssertionError(f"not served: {sorted(queried - names)}") from None
+
+
+def test_the_rendered_worker_passes_its_probes(release: Release) -> None:
+    worker = release.pods["worker"]
+    port = worker.port("metrics")
+
+    def answered(probe: str) -> bool:
+        path = worker.container[probe]["httpGet"]["path"]
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}{path}", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        wait_until(lambda probe=probe: answered(probe), 120, f"the worker's {probe}")

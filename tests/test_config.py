@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import copy
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import schemas
+from schemas import telemetry
 from schemas.config import (
     LOCAL_BOOTSTRAP,
     SOURCE_MODELS,
@@ -479,3 +482,33 @@ def test_load_of_an_empty_file_gives_the_defaults(tmp_path: Path) -> None:
     path = tmp_path / "empty.yaml"
     path.write_text("# nothing yet\n")
     assert load(path, env={}).ingress == IngressSettings()
+
+
+# --- tracing -----------------------------------------------------------------------------------
+
+
+def test_by_default_no_spans_are_exported() -> None:
+    assert parse({}, env={}).tracing.exporter == "none"
+
+
+def test_a_tracing_endpoint_that_is_not_an_http_url_is_refused() -> None:
+    error = config_error({"tracing": {"exporter": "otlp", "endpoint": "collector:4318"}})
+    assert error.key == "tracing.endpoint"
+    assert "http://" in error.reason
+
+
+def test_a_sample_ratio_above_one_is_refused() -> None:
+    assert config_error({"tracing": {"sample_ratio": 1.5}}).key == "tracing.sample_ratio"
+
+
+def test_span_export_without_opentelemetry_installed_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The import fails as if OpenTelemetry were not installed.
+    monkeypatch.setitem(sys.modules, "schemas.otel", None)
+    monkeypatch.delattr(schemas, "otel", raising=False)
+    settings = parse({"tracing": {"exporter": "otlp"}}, env={})
+    with pytest.raises(ConfigError) as raised:
+        telemetry.start(settings.tracing, "worker")
+    assert raised.value.key == "tracing.exporter"
+    assert "hookgate[otel]" in raised.value.reason

@@ -58,9 +58,9 @@ def test_the_image_is_built_in_stages_on_a_slim_python() -> None:
         assert "apt-get install" not in run, run
 
 
-def test_the_worker_store_extra_is_installed() -> None:
+def test_the_worker_store_and_span_export_extras_are_installed() -> None:
     runs = " ".join(_values(_stages()[0], "RUN"))
-    assert '".[rocksdb]"' in runs
+    assert '".[rocksdb,otel]"' in runs
 
 
 def test_the_image_runs_as_a_numeric_non_root_user() -> None:

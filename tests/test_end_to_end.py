@@ -6,8 +6,10 @@ from __future__ import annotations
 import base64
 import json
 import os
+import secrets
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from cloudevents.v1.kafka import KafkaMessage, from_binary
 from confluent_kafka import Producer
@@ -183,6 +185,36 @@ def test_ingress_log_has_one_line_per_delivery_without_secrets(stack: Stack) -> 
     assert lines[0]["status"] == 200
     assert lines[0]["source"] == "e2e"
     assert "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" not in stack.log("ingress")
+
+
+def test_the_canonical_event_carries_the_deliverys_trace_context(stack: Stack) -> None:
+    traceparent = f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+    trace = {"traceparent": traceparent, "tracestate": "rojo=00f067aa0ba902b7"}
+    body = envelope("invoice.paid", "inv_traced")
+    response = stack.post(body, event_id="msg_traced", extra_headers=trace)
+    assert response.status_code == 200, response.text
+
+    def traced() -> dict[str, bytes] | None:
+        for message in read_canonical(stack):
+            headers = dict(message.headers() or [])
+            if headers["ce_id"] == b"msg_traced":
+                return headers
+        return None
+
+    headers = wait_until(traced, 60, "the traced event on the canonical topic")
+    # No spans exported here: the sender's context goes through unchanged.
+    assert headers["ce_traceparent"] == traceparent.encode()
+    assert headers["ce_tracestate"] == b"rojo=00f067aa0ba902b7"
+
+
+def test_the_worker_answers_healthz_with_its_partitions_and_quiet_time(stack: Stack) -> None:
+    response = httpx.get(f"http://127.0.0.1:{stack.web_port}/healthz", timeout=5)
+    assert response.status_code == 200
+    health = response.json()
+    # The only worker of its group owns every raw partition.
+    assert health["partitions"] == list(range(stack.raw_partitions))
+    assert 0 <= health["seconds_since_last_record"] < 3600
+    assert health["status"] == "ok"
 
 
 def test_a_body_larger_than_kafka_accepts_gets_413_not_a_503_to_retry_forever(stack: Stack) -> None:

@@ -235,6 +235,40 @@ def test_ingress_has_service_pdb_and_optional_hpa_and_ingress_resource() -> None
     assert [p["path"] for p in rule["http"]["paths"]] == ["/webhooks"]
 
 
+def test_worker_liveness_is_probed_on_healthz() -> None:
+    statefulset = find(render(MINIMAL), "StatefulSet", "-worker")
+    container = statefulset["spec"]["template"]["spec"]["containers"][0]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+
+
+def test_by_default_the_release_exports_no_spans() -> None:
+    tracing = config.parse(config_file(render(MINIMAL)), env={}).tracing
+    assert tracing.exporter == "none"
+
+
+def test_tracing_values_become_the_config_files_tracing_section() -> None:
+    values = {
+        "tracing": {
+            "exporter": "otlp",
+            "endpoint": "http://otel-collector.observability:4318/v1/traces",
+            "serviceName": "hooks",
+            "sampleRatio": 0.25,
+        }
+    }
+    tracing = config.parse(config_file(render(MINIMAL, values=values)), env={}).tracing
+    assert (tracing.exporter, tracing.endpoint, tracing.service_name, tracing.sample_ratio) == (
+        "otlp",
+        "http://otel-collector.observability:4318/v1/traces",
+        "hooks",
+        0.25,
+    )
+
+
+def test_an_unknown_span_exporter_fails_the_install() -> None:
+    error = render_error(MINIMAL, values={"tracing": {"exporter": "jaeger"}})
+    assert "/tracing/exporter" in error
+
+
 def test_worker_is_a_statefulset_with_a_claim_per_pod_and_a_headless_service() -> None:
     docs = render(PRODUCTION)
     statefulset = find(docs, "StatefulSet", "-worker")

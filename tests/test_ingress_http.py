@@ -28,7 +28,7 @@ from ingress.logs import JsonFormatter
 from ingress.schemes.fal import FalVerifier
 from ingress.schemes.standard_webhooks import StandardWebhooksVerifier, decode_secret, sign
 from ingress.server import DirectRoutes
-from schemas import raw
+from schemas import raw, tracecontext
 from schemas.config import Settings, parse
 from tests.fakes import FakeProducer
 
@@ -359,6 +359,74 @@ async def test_a_refusal_that_is_not_retriable_has_no_retry_after(
 ) -> None:
     response = await post(client, headers=signed(secret=b"not the sender's secret"))
     assert "retry-after" not in response.headers
+
+
+# --- trace context (tracing off: the context travels, no spans) --------------------------------
+
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def produced_trace(producer: FakeProducer) -> tracecontext.TraceContext | None:
+    record = producer.produced[0]
+    return raw.decode(record.key, record.value, record.headers).trace
+
+
+async def test_the_senders_traceparent_and_tracestate_are_carried_in_the_raw_record(
+    client: httpx.AsyncClient, producer: FakeProducer
+) -> None:
+    headers = {**signed(), "traceparent": TRACEPARENT, "tracestate": "rojo=00f067aa0ba902b7"}
+    await post(client, headers=headers)
+    trace = produced_trace(producer)
+    assert trace is not None
+    assert (trace.traceparent, trace.state) == (TRACEPARENT, "rojo=00f067aa0ba902b7")
+
+
+async def test_a_delivery_without_a_traceparent_starts_a_new_trace(
+    client: httpx.AsyncClient, producer: FakeProducer
+) -> None:
+    await post(client)
+    await post(client, headers=signed(msg_id="msg_2"))
+    first, second = (raw.decode(p.key, p.value, p.headers).trace for p in producer.produced)
+    assert first is not None
+    assert second is not None
+    assert first.trace_id != second.trace_id
+
+
+async def test_an_invalid_traceparent_is_ignored_and_the_delivery_accepted_in_a_new_trace(
+    client: httpx.AsyncClient, producer: FakeProducer
+) -> None:
+    invalid = "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"  # upper case
+    response = await post(client, headers={**signed(), "traceparent": invalid})
+    assert response.status_code == 200
+    trace = produced_trace(producer)
+    assert trace is not None
+    assert trace.trace_id != "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+async def test_two_traceparent_headers_are_ignored(
+    client: httpx.AsyncClient, producer: FakeProducer
+) -> None:
+    other = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    headers = [*signed().items(), ("traceparent", TRACEPARENT), ("traceparent", other)]
+    await client.post("/webhooks/demo", content=BODY, headers=headers)
+    trace = produced_trace(producer)
+    assert trace is not None
+    assert trace.trace_id not in ("4bf92f3577b34da6a3ce929d0e0e4736", other[3:35])
+
+
+async def test_tracestate_headers_are_combined_in_order(
+    client: httpx.AsyncClient, producer: FakeProducer
+) -> None:
+    headers = [
+        *signed().items(),
+        ("traceparent", TRACEPARENT),
+        ("tracestate", "rojo=1"),
+        ("tracestate", "congo=2"),
+    ]
+    await client.post("/webhooks/demo", content=BODY, headers=headers)
+    trace = produced_trace(producer)
+    assert trace is not None
+    assert trace.state == "rojo=1,congo=2"
 
 
 # --- health, readiness, lifespan ---------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from schemas import published, raw
+from schemas import published, raw, tracecontext
 from schemas.raw import DEDUP_FORMAT_VERSION, FORMAT_VERSION, Header, RawDelivery, RawRecordError
 
 SCHEMA = published.load(published.RAW_DELIVERY)
@@ -311,3 +311,40 @@ def test_format_2_is_the_major_version_of_its_published_schema() -> None:
     assert SCHEMA_V2["properties"]["headers"]["properties"]["hookgate-format"] == {
         "const": DEDUP_FORMAT_VERSION
     }
+
+
+# --- trace context -----------------------------------------------------------------------------
+
+TRACE = tracecontext.TraceContext(
+    "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", 1, "rojo=00f067aa0ba902b7"
+)
+TRACED = replace(DELIVERY, trace=TRACE)
+
+
+def test_the_trace_context_is_carried_under_the_w3c_header_names() -> None:
+    headers = dict(TRACED.headers())
+    assert headers[Header.TRACEPARENT] == b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    assert headers[Header.TRACESTATE] == b"rojo=00f067aa0ba902b7"
+
+
+def test_a_trace_without_state_writes_no_tracestate_header() -> None:
+    delivery = replace(DELIVERY, trace=replace(TRACE, state=""))
+    assert Header.TRACESTATE not in dict(delivery.headers())
+
+
+def test_the_trace_context_comes_back_from_the_record() -> None:
+    assert round_trip(TRACED) == TRACED
+
+
+def test_a_record_without_trace_context_decodes_without_it() -> None:
+    assert round_trip(DELIVERY).trace is None
+
+
+@pytest.mark.parametrize("value", [b"00-not-a-trace", b"\xff\xfe", b""])
+def test_an_invalid_traceparent_is_ignored_not_refused(value: bytes) -> None:
+    headers = [*DELIVERY.headers(), (Header.TRACEPARENT, value)]
+    assert raw.decode(DELIVERY.key, DELIVERY.body, headers) == DELIVERY
+
+
+def test_a_traced_record_validates_against_the_published_schema() -> None:
+    jsonschema.Draft202012Validator(SCHEMA).validate(json_form(TRACED))

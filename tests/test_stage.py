@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 
-from schemas import canonical
+from schemas import canonical, tracecontext
 from schemas.deadletter import Header as DLQ
 from schemas.raw import RawDelivery
 from streams import normalizers
@@ -282,3 +282,28 @@ def test_an_event_whose_subject_cannot_be_encoded_is_dead_lettered_without_state
     assert output(result).topic == DLQ_TOPIC
     # A redrive after a fix must not be dropped as a duplicate of this failed attempt.
     assert result.state is None
+
+
+# --- trace context (no spans exported) ---------------------------------------------------------
+
+TRACE = tracecontext.TraceContext(
+    "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", 1, "rojo=00f067aa0ba902b7"
+)
+
+
+def test_the_event_carries_the_raw_records_trace_context(harness: Harness) -> None:
+    sent = output(harness.handle(record(replace(delivery(), trace=TRACE))))
+    event = canonical.decode(sent.key, sent.value, sent.headers)
+    assert canonical.trace_of(event) == TRACE
+
+
+def test_a_replayed_event_carries_the_raw_records_trace_context_again(harness: Harness) -> None:
+    traced = record(replace(delivery(), trace=TRACE))
+    harness.handle(traced)
+    again = output(harness.handle(traced))
+    assert canonical.trace_of(canonical.decode(again.key, again.value, again.headers)) == TRACE
+
+
+def test_a_raw_record_without_trace_context_gives_an_event_without_it(harness: Harness) -> None:
+    sent = output(harness.handle(record()))
+    assert "ce_traceparent" not in dict(sent.headers)

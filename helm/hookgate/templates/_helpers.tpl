@@ -141,8 +141,18 @@ app.kubernetes.io/component: {{ .component }}
     "web_port" .Values.worker.webPort
     "max_in_flight" .Values.worker.maxInFlight
     "type_prefix" .Values.worker.typePrefix)
+  "tracing" (include "hookgate.tracingConfig" .Values.tracing | fromYaml)
   "sources" $sources }}
 {{- toYaml $config }}
+{{- end }}
+
+{{/* The config file's tracing section from its values (no endpoint key when it is empty). */}}
+{{- define "hookgate.tracingConfig" -}}
+{{- $tracing := dict "exporter" .exporter "service_name" .serviceName "sample_ratio" .sampleRatio }}
+{{- if .endpoint }}
+{{- $_ := set $tracing "endpoint" .endpoint }}
+{{- end }}
+{{- toYaml $tracing }}
 {{- end }}
 
 {{/* One topic of the config file from its values. */}}
