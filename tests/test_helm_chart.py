@@ -143,6 +143,28 @@ def test_the_rendered_config_loads_with_the_containers_environment() -> None:
     assert len(settings.sources["stripe"].secrets) == 2
 
 
+def test_the_workers_guarantee_commit_and_liveness_values_reach_its_config() -> None:
+    values = {
+        "worker": {
+            "guarantee": "at_least_once",
+            "commitIntervalMs": 250,
+            "stateExpiryIntervalSeconds": 120,
+            "stallTimeoutSeconds": 90,
+        }
+    }
+    worker = config_file(render(PRODUCTION, values=values))["worker"]
+    assert (
+        worker["guarantee"],
+        worker["commit_interval_ms"],
+        worker["state_expiry_interval_s"],
+        worker["stall_timeout_s"],
+    ) == ("at_least_once", 250, 120, 90)
+
+
+def test_a_guarantee_the_worker_does_not_know_is_refused_at_template_time() -> None:
+    assert "guarantee" in render_error(PRODUCTION, values={"worker": {"guarantee": "twice"}})
+
+
 def test_sasl_and_tls_map_to_client_settings_with_secret_references() -> None:
     docs = render(PRODUCTION)
     client = config_file(docs)["kafka"]["client"]

@@ -140,7 +140,11 @@ app.kubernetes.io/component: {{ .component }}
     "store" .Values.worker.store
     "web_port" .Values.worker.webPort
     "max_in_flight" .Values.worker.maxInFlight
-    "type_prefix" .Values.worker.typePrefix)
+    "type_prefix" .Values.worker.typePrefix
+    "guarantee" .Values.worker.guarantee
+    "commit_interval_ms" .Values.worker.commitIntervalMs
+    "state_expiry_interval_s" .Values.worker.stateExpiryIntervalSeconds
+    "stall_timeout_s" .Values.worker.stallTimeoutSeconds)
   "tracing" (include "hookgate.tracingConfig" .Values.tracing | fromYaml)
   "sources" $sources }}
 {{- toYaml $config }}
