@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
+
+# admin/__init__ uses these but does not re-export them.
+from confluent_kafka.admin._config import AlterConfigOpType, ConfigEntry, ConfigResource
 from confluent_kafka.cimpl import NewTopic
 
 from schemas import kafka_clients
@@ -40,9 +43,13 @@ def ensure(
         raise TopicsError(f"Kafka at {settings.kafka.bootstrap} did not answer: {exc}") from None
     results: list[TopicResult] = []
     missing: list[TopicSpec] = []
+    record_bytes = settings.max_record_bytes
     for spec in settings.topics.all():
         if spec.name in existing:
             have = len(existing[spec.name].partitions)
+            raised = _raise_record_size(admin, spec, record_bytes, timeout)
+            if raised:
+                results.append(TopicResult(spec.name, "updated", raised))
             if have != spec.partitions:
                 results.append(
                     TopicResult(
@@ -51,7 +58,7 @@ def ensure(
                         f"has {have} partitions, config says {spec.partitions}",
                     )
                 )
-            else:
+            elif not raised:
                 results.append(TopicResult(spec.name, "exists"))
         else:
             missing.append(spec)
@@ -62,7 +69,7 @@ def ensure(
                     s.name,
                     num_partitions=s.partitions,
                     replication_factor=s.replication_factor,
-                    config=dict(s.config),
+                    config=_with_record_size(s, settings.max_record_bytes),
                 )
                 for s in missing
             ],
@@ -91,3 +98,39 @@ def ensure(
             f"  {result.name}: {result.action}" + (f" ({result.detail})" if result.detail else "")
         )
     return results
+
+
+_RECORD_SIZE = "max.message.bytes"
+
+
+def _with_record_size(spec: TopicSpec, record_bytes: int) -> dict[str, str]:
+    """The topic's configs, with room for the largest record a source can cause, unless the
+    config sets ``max.message.bytes`` itself."""
+    return {_RECORD_SIZE: str(record_bytes), **spec.config}
+
+
+def _raise_record_size(
+    admin: AdminClient, spec: TopicSpec, record_bytes: int, timeout: float
+) -> str:
+    """Raise an existing topic's ``max.message.bytes`` to what the sources need (never lower
+    it); returns what was done, or "" when nothing was needed."""
+    wanted = int(spec.config.get(_RECORD_SIZE, record_bytes))
+    resource = ConfigResource(ConfigResource.Type.TOPIC, spec.name)
+    try:
+        described = admin.describe_configs([resource], request_timeout=timeout)[resource].result()
+        have = int(described[_RECORD_SIZE].value)
+        if have >= wanted:
+            return ""
+        change = ConfigResource(
+            ConfigResource.Type.TOPIC,
+            spec.name,
+            incremental_configs=[
+                ConfigEntry(_RECORD_SIZE, str(wanted), incremental_operation=AlterConfigOpType.SET)
+            ],
+        )
+        admin.incremental_alter_configs([change], request_timeout=timeout)[change].result()
+    except KafkaException as exc:
+        raise TopicsError(
+            f"cannot set {_RECORD_SIZE} of {spec.name}: {exc.args[0].str()}"
+        ) from None
+    return f"{_RECORD_SIZE} {have} -> {wanted}, for the largest body a source accepts"

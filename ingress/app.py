@@ -41,9 +41,7 @@ def create_app(
         delivery_timeout_ms=settings.kafka.delivery_timeout_ms,
         client_config=kafka_clients.producer(settings.kafka),
         # Room for the largest body a source accepts plus the record's headers.
-        max_message_bytes=max(
-            [1_000_000, *(s.max_body_bytes + 65_536 for s in settings.sources.values())]
-        ),
+        max_message_bytes=settings.max_record_bytes,
     )
     metrics = metrics or IngressMetrics()
     raw_topic = settings.topics.raw.name

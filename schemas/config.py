@@ -316,6 +316,10 @@ class TracingSettings(BaseModel):
         return endpoint
 
 
+#: Kafka's default ``max.message.bytes`` (1 MiB + record-batch overhead).
+_KAFKA_DEFAULT_RECORD_BYTES = 1_048_588
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, title="Hookgate configuration")
 
@@ -342,6 +346,16 @@ class Settings(BaseModel):
     def origin(self) -> str:
         """Where the settings were read from, for messages."""
         return self._origin
+
+    @property
+    def max_record_bytes(self) -> int:
+        """The largest record the topics, producers and consumers must carry: the largest body a
+        source accepts, grown by a third (a body that is not JSON becomes base64 canonical
+        data), plus room for the key and headers (the sender's are capped by
+        ``ingress.max_header_bytes``); never below Kafka's own default of about 1 MB."""
+        largest = max((s.max_body_bytes for s in self.source_list), default=0)
+        headroom = 2 * self.ingress.max_header_bytes + 65_536
+        return max(_KAFKA_DEFAULT_RECORD_BYTES, -(-largest * 4 // 3) + headroom)
 
 
 class EnvironmentOverrides(BaseSettings):

@@ -80,6 +80,8 @@ def create_app(
         topic_partitions=raw.partitions,
         topic_replication_factor=raw.replication_factor,
         consumer_auto_offset_reset="earliest",
+        # A partition's fetch must hold the largest record a source can cause.
+        consumer_max_fetch_size=settings.max_record_bytes,
     )
     app.raw_topic_name = raw.name
 
@@ -100,10 +102,12 @@ def create_app(
         help="Last emitted raw record per {source}:{event id} (see streams/dedup.py).",
     )
 
+    # librdkafka refuses larger records itself (1,000,000 bytes by default).
+    record_size = {"message.max.bytes": settings.max_record_bytes}
     emitter = Emitter(
         settings.kafka.bootstrap,
         max_in_flight=worker.max_in_flight,
-        client_config=kafka_clients.producer(settings.kafka),
+        client_config=kafka_clients.producer(settings.kafka, **record_size),
     )
     state = DedupState(
         table.data, emitter, table.changelog_topic.get_topic_name(), worker.dedup_horizon_s * 1000
@@ -143,7 +147,7 @@ def create_app(
     )
     if worker.guarantee == "exactly_once":
         runner.sink = Transactions(
-            client_config=kafka_clients.librdkafka(settings.kafka),
+            client_config=kafka_clients.librdkafka(settings.kafka, **record_size),
             app_id=worker.app_id,
             raw_topic=raw.name,
             state=state,
