@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -34,8 +35,10 @@ from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas import kafka_clients, published
+from schemas import sources as sources_module
 from schemas.canonical import DEFAULT_TYPE_PREFIX, TYPE_PREFIX
 from schemas.config_errors import ConfigError, config_error
+from schemas.field_docs import describe
 from schemas.secrets import SECRET_REF_SCHEMA, Secret, SecretContext, TextRef
 from schemas.sources import (
     SOURCE_MODELS,
@@ -148,10 +151,13 @@ def _short_topic(value: Any) -> Any:
 class TopicSpec(BaseModel):
     model_config = _STRICT
 
+    #: The topic's name.
     name: Annotated[
         str, Field(json_schema_extra={"pattern": _TOPIC_NAME.pattern}), AfterValidator(_topic_name)
     ]
+    #: Partitions; the raw topic's count is the worker's unit of scaling and of its table.
     partitions: Annotated[int, Between(1, 10_000)] = 3
+    #: Copies of each partition; 3 on a production cluster (with ``min.insync.replicas: 2``).
     replication_factor: Annotated[int, Between(1, 32)] = 1
     #: Broker topic configs, e.g. ``retention.ms``; merged over the topic's defaults.
     config: dict[
@@ -205,7 +211,9 @@ class TopicsSettings(BaseModel):
 class IngressSettings(BaseModel):
     model_config = _STRICT
 
+    #: The address the ingress listens on.
     host: NonEmpty = "127.0.0.1"
+    #: The port the ingress listens on.
     port: Port = 8000
     #: A body must arrive in full within this many milliseconds of its first byte being
     #: awaited, else 408: a sender that stalls mid-body holds no connection and memory for long.
@@ -323,10 +331,15 @@ _KAFKA_DEFAULT_RECORD_BYTES = 1_048_588
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, title="Hookgate configuration")
 
+    #: The cluster and the client settings every Kafka client of every process uses.
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    #: The raw, canonical and dead-letter topics.
     topics: TopicsSettings = Field(default_factory=TopicsSettings)
+    #: The HTTP service that verifies deliveries and writes them to the raw topic.
     ingress: IngressSettings = Field(default_factory=IngressSettings)
+    #: The stream worker that de-duplicates and normalizes into canonical events.
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    #: W3C trace context and optional OpenTelemetry spans.
     tracing: TracingSettings = Field(default_factory=TracingSettings)
     #: The webhook senders, each served at ``POST /webhooks/{name}``.
     source_list: tuple[AnySource, ...] = Field(default=(), alias="sources")
@@ -473,6 +486,13 @@ def json_schema_text() -> str:
 def json_schema() -> dict[str, Any]:
     """The configuration file's JSON Schema (draft 2020-12), generated from the models."""
     schema = Settings.model_json_schema(mode="validation")
+    models = {
+        cls.__name__: cls
+        for module in (sys.modules[__name__], sources_module)
+        for cls in vars(module).values()
+        if isinstance(cls, type) and issubclass(cls, BaseModel)
+    }
+    describe(schema, models, Settings)
     # Each topic field fills in its own default name, so a topic mapping may omit it.
     schema["$defs"]["TopicSpec"].pop("required", None)
     return {

@@ -173,7 +173,9 @@ class GenericHmacSource(_EventIdOptions):
     header: HeaderName
     #: Text before the signature in the header (``sha256=``).
     prefix: str = ""
+    #: The HMAC's hash function.
     algorithm: Literal["sha1", "sha256", "sha512"] = "sha256"
+    #: How the signature header writes the digest.
     encoding: Literal["hex", "base64"] = "hex"
     #: The signed timestamp's header; then ``{timestamp}{separator}{body}`` is signed.
     timestamp_header: HeaderName | None = None

@@ -75,3 +75,21 @@ def test_what_the_models_refuse_the_schema_refuses_too(document: dict[str, Any])
     with pytest.raises(ConfigError):
         parse(document, env={})
     assert list(validator().iter_errors(document))
+
+
+def test_every_key_of_the_published_schema_has_a_description() -> None:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    missing = [
+        f"{name}.{key}"
+        for name, definition in [("Settings", schema), *schema["$defs"].items()]
+        for key, prop in definition.get("properties", {}).items()
+        if "description" not in prop
+    ]
+    assert missing == []
+
+
+def test_a_keys_description_is_its_comment_in_the_model() -> None:
+    described = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))["$defs"]["WorkerSettings"]
+    assert described["properties"]["stall_timeout_s"]["description"].startswith(
+        "Records waiting on an owned partition"
+    )
