@@ -15,7 +15,7 @@ from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from streams.emitter import Emitter
+from streams.emitter import Emits
 from streams.errors import RecordRefused
 from streams.pipeline import Output, RawRecord
 from streams.state import DedupState
@@ -48,7 +48,7 @@ class Acknowledged:
     def __init__(
         self,
         *,
-        emitter: Emitter,
+        emitter: Emits,
         state: DedupState,
         commit_offsets: CommitOffsets,
         on_refused: Callable[[RawRecord, RecordRefused], Output],

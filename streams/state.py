@@ -23,27 +23,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Callable, Iterator, MutableMapping
-from typing import Protocol
+from collections.abc import Iterator, MutableMapping
 
 import orjson
 
 from streams.dedup import Seen
-
-
-class Writer(Protocol):
-    """What the state writes its changelog with (``streams.emitter.Emitter``)."""
-
-    async def emit(
-        self,
-        topic: str,
-        key: bytes | None,
-        value: bytes | None,
-        headers: list[tuple[str, bytes]],
-        on_done: Callable[[BaseException | None], None],
-        *,
-        partition: int | None = None,
-    ) -> None: ...
+from streams.emitter import Emits
 
 
 class StateWriteFailed(Exception):
@@ -54,7 +39,7 @@ class DedupState:
     def __init__(
         self,
         store: MutableMapping[bytes, object],
-        writer: Writer,
+        writer: Emits,
         changelog_topic: str,
         horizon_ms: int,
     ) -> None:

@@ -97,7 +97,7 @@ def make_worker(
         **({"starts": starts} if starts is not None else {}),
     )
     sink = Acknowledged(
-        emitter=emitter,  # type: ignore[arg-type]
+        emitter=emitter,
         state=state,
         commit_offsets=commits,
         on_refused=runner.dead_letter,
