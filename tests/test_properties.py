@@ -1,0 +1,383 @@
+"""Property tests: arbitrary input gives success or the package's own error, nothing else.
+
+- every provider's verifier (``ingress/schemes``), given arbitrary headers, body, clock and URL,
+  and given a delivery its sender signed and then altered: a :class:`Verified` or an
+  :class:`ingress.errors.IngressError` (which the ingress answers as a 4xx), never another
+  exception (which it would answer as a 500);
+- the header and body parsers the schemes share: a value, ``None`` or an ``IngressError``;
+- every normalizer (``streams/normalizers``) and the raw record's decoder, given arbitrary
+  records: a canonical event or a :class:`streams.errors.StreamError` (a dead letter), never
+  another exception (which would stop the worker).
+
+Bounded and reproducible: a fixed number of examples, derandomized, no deadline (a loaded
+machine must not fail them). ``HYPOTHESIS_PROFILE=deep`` runs many more examples, still seeded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import string
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ingress.errors import IngressError
+from ingress.providers import PROVIDERS, ConfiguredSource, configure_sources
+from ingress.providers.base import Outgoing
+from ingress.schemes import body_hmac, parsing, standard_webhooks, timestamped_hmac, token, twilio
+from ingress.schemes.base import Verified
+from schemas import raw
+from schemas.canonical import CanonicalEvent
+from schemas.config import parse
+from streams.errors import StreamError
+from streams.normalizers import NORMALIZERS, normalize
+from tests.support import PROVIDER_SIGNING_KEYS, PROVIDER_SOURCES
+
+settings.register_profile(
+    "ci",
+    max_examples=100,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile("deep", settings.get_profile("ci"), max_examples=1000)
+PROFILE = settings.get_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+NOW = 1_795_000_000
+URL = "https://hooks.example.com/webhooks/{name}"
+SOURCES: dict[str, ConfiguredSource] = configure_sources(
+    parse(
+        {"sources": [{"name": n, "provider": n, **c} for n, c in PROVIDER_SOURCES.items()]},
+        env={},
+    )
+)
+
+# --- inputs ---------------------------------------------------------------------------------
+
+#: Header names some verifier reads, besides arbitrary ones.
+KNOWN_HEADERS = sorted(
+    {"authorization", "x-api-key", "x-twilio-signature", "content-type"}.union(
+        *(s.verifier.kept_headers for s in SOURCES.values())
+    )
+)
+#: What verifiers see from ASGI: lower-case names, values decoded as latin-1.
+header_values = st.one_of(
+    st.text(st.characters(max_codepoint=0xFF), max_size=120),
+    # shapes a parser looks into: lists of entries, key=value pairs, versions, numbers
+    st.lists(
+        st.one_of(
+            st.from_regex(r"v1a?,[A-Za-z0-9+/=]{0,90}", fullmatch=True),
+            st.from_regex(r"(t|v0|v1|sha256)=[0-9a-f]{0,70}", fullmatch=True),
+            st.integers(-(10**13), 10**13).map(str),
+            st.text(st.characters(max_codepoint=0xFF), max_size=20),
+        ),
+        max_size=5,
+    ).flatmap(lambda parts: st.sampled_from([",", " ", ", "]).map(lambda sep: sep.join(parts))),
+)
+header_names = st.one_of(
+    st.sampled_from(KNOWN_HEADERS), st.text(string.ascii_lowercase + "-", min_size=1, max_size=20)
+)
+headers = st.dictionaries(header_names, header_values, max_size=8)
+bodies = st.one_of(st.binary(max_size=2048), st.text(max_size=512).map(str.encode))
+urls = st.one_of(
+    st.just(""),
+    st.text(max_size=100),
+    st.builds(
+        "{}://{}{}/webhooks/x{}".format,
+        st.sampled_from(["http", "https", "ftp", ""]),
+        st.sampled_from(["hooks.example.com", "[::1]", "h@x", ""]),
+        st.sampled_from(["", ":443", ":80", ":99999", ":"]),
+        st.text(max_size=40).map(lambda q: f"?{q}" if q else ""),
+    ),
+)
+clocks = st.one_of(
+    st.just(float(NOW)), st.floats(allow_nan=False, allow_infinity=False), st.integers(0, 2**40)
+)
+
+
+def verify(name: str, found: dict[str, str], body: bytes, now: float, url: str) -> object:
+    """The verifier's answer; an exception other than an ``IngressError`` fails the test."""
+    try:
+        result: object = SOURCES[name].verifier.verify(found, body, now, url)
+    except IngressError as refused:
+        return refused
+    assert isinstance(result, Verified)
+    return result
+
+
+# --- every verifier -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(SOURCES))
+def test_a_verifier_answers_arbitrary_input_with_success_or_its_own_refusal(name: str) -> None:
+    @PROFILE
+    @given(found=headers, body=bodies, now=clocks, url=urls)
+    def check(found: dict[str, str], body: bytes, now: float, url: str) -> None:
+        verify(name, found, body, now, url)
+
+    check()
+
+
+def signed(name: str, body: bytes) -> Outgoing:
+    """A delivery as the provider's sender makes it for the test source ``name``."""
+    provider, source = PROVIDERS[name], SOURCES[name].settings
+    url = URL.format(name=name)
+    if provider.sign_with_key is not None and name in PROVIDER_SIGNING_KEYS:
+        return provider.sign_with_key(source, body, "evt_1", NOW, url, PROVIDER_SIGNING_KEYS[name])
+    assert provider.sign is not None, name
+    return provider.sign(source, body, "evt_1", NOW, url)
+
+
+@st.composite
+def altered(draw: st.DrawFn, delivery: Outgoing) -> tuple[dict[str, str], bytes, str]:
+    """The delivery with some of its headers, body and URL changed, dropped or extended."""
+    found = {k.lower(): v for k, v in delivery.headers.items()}
+    for name in sorted(found):
+        edit = draw(st.sampled_from(["keep", "keep", "drop", "replace", "cut", "extend"]))
+        if edit == "drop":
+            del found[name]
+        elif edit == "replace":
+            found[name] = draw(header_values)
+        elif edit == "cut":
+            found[name] = found[name][: draw(st.integers(0, len(found[name])))]
+        elif edit == "extend":
+            found[name] += draw(header_values)
+    found.update(draw(st.dictionaries(st.sampled_from(KNOWN_HEADERS), header_values, max_size=2)))
+    body = delivery.body
+    if draw(st.booleans()):
+        body = draw(st.one_of(bodies, st.just(body + draw(bodies)), st.just(body[:-1])))
+    url = delivery.url
+    if draw(st.booleans()):
+        url = draw(st.one_of(urls, st.just(url + draw(st.text(max_size=20)))))
+    return found, body, url
+
+
+@pytest.mark.parametrize("name", sorted(SOURCES))
+def test_a_verifier_answers_an_altered_signed_delivery_with_success_or_its_refusal(
+    name: str,
+) -> None:
+    original = signed(name, b'{"id": "evt_1", "type": "thing.happened", "data": {}}')
+    # The unaltered delivery verifies: the alterations start from the success path.
+    assert isinstance(
+        verify(name, dict(original.headers), original.body, NOW, original.url), Verified
+    )
+
+    @PROFILE
+    @given(delivery=altered(original), now=st.one_of(st.just(float(NOW)), clocks))
+    def check(delivery: tuple[dict[str, str], bytes, str], now: float) -> None:
+        verify(name, delivery[0], delivery[1], now, delivery[2])
+
+    check()
+
+
+# --- the parsers the schemes share ----------------------------------------------------------
+
+PARSERS: dict[str, tuple[Callable[[Any], object], st.SearchStrategy[Any]]] = {
+    "standard_webhooks signature list": (
+        lambda v: standard_webhooks._parse_entries(v, "webhook-signature"),
+        header_values,
+    ),
+    "t=,v1= header": (
+        lambda v: timestamped_hmac._parse(v, "stripe-signature", "v1"),
+        header_values,
+    ),
+    "github sha256=": (
+        lambda v: body_hmac._parse(v, "x-hub-signature-256", body_hmac.GITHUB),
+        header_values,
+    ),
+    "pagerduty v1= list": (
+        lambda v: body_hmac._parse(v, "x-pagerduty-signature", body_hmac.PAGERDUTY),
+        header_values,
+    ),
+    "shopify base64": (
+        lambda v: body_hmac._parse(v, "x-shopify-hmac-sha256", body_hmac.SHOPIFY),
+        header_values,
+    ),
+    "twilio signature": (lambda v: twilio._decode_signature(v, 20), header_values),
+    "twilio form": (twilio.form_pairs, bodies),
+    "twilio port variants": (twilio.port_variants, urls),
+    "twilio query value": (lambda v: twilio._query_value(v, "bodySHA256"), urls),
+    "token header bytes": (token.header_bytes, header_values),
+    "basic credentials": (
+        lambda v: token.BasicAuth().candidates({"authorization": v}, ""),
+        st.one_of(header_values, header_values.map("Basic {}".format)),
+    ),
+    "url token": (lambda v: token.UrlToken("luma").candidates({}, v), urls),
+    "strict base64": (lambda v: parsing.strict_b64decode(v, 32), header_values),
+    "json document": (parsing.json_document, bodies),
+    "json event id": (lambda v: parsing.json_event_id(v, "id"), bodies),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PARSERS))
+def test_a_parser_answers_arbitrary_input_with_a_value_or_an_ingress_error(name: str) -> None:
+    parser, inputs = PARSERS[name]
+
+    @PROFILE
+    @given(value=inputs)
+    def check(value: object) -> None:
+        with contextlib.suppress(IngressError):
+            parser(value)
+
+    check()
+
+
+# --- every normalizer -----------------------------------------------------------------------
+
+#: Field names and values the normalizers look for, so documents reach past the first check.
+WORDS = [
+    "id",
+    "type",
+    "data",
+    "status",
+    "payload",
+    "model",
+    "error",
+    "created_at",
+    "output",
+    "request_id",
+    "state",
+    "event",
+    "object",
+    "event_callback",
+    "succeeded",
+    "failed",
+    "completed",
+    "canceled",
+    "processing",
+    "queued",
+    "starting",
+    "started",
+    "image",
+    "video",
+    "url",
+    "urls",
+    "width",
+    "height",
+    "content_type",
+    "file_size",
+    "metrics",
+    "timings",
+    "version",
+    "logs",
+    "message",
+    "msg",
+    "detail",
+    "code",
+    "loc",
+    "action",
+    "sender",
+    "repository",
+    "team_id",
+    "event_time",
+    "event_id",
+    "MessageSid",
+    "MessageStatus",
+    "CallSid",
+    "CallStatus",
+    "RecordingSid",
+    "RecordingStatus",
+    "SmsSid",
+    "SmsStatus",
+    "Timestamp",
+    "gateway_request_id",
+    "failure_reason",
+    "failure_code",
+    "generation_type",
+    "assets",
+]
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**63), 2**64 - 1),  # what orjson writes
+    st.floats(allow_nan=False),
+    st.sampled_from(WORDS),
+    st.text(max_size=30),
+)
+documents = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.one_of(st.sampled_from(WORDS), st.text(max_size=8)), inner, max_size=6),
+    ),
+    max_leaves=25,
+)
+forms = st.dictionaries(
+    st.sampled_from(WORDS), st.one_of(st.sampled_from(WORDS), st.text(max_size=20))
+)
+record_bodies = st.one_of(
+    bodies,
+    st.integers().map(lambda i: f'{{"id": "x", "type": "a.b", "data": {i}}}'.encode()),
+    documents.map(orjson.dumps),
+    forms.map(lambda f: urlencode(f).encode()),
+)
+
+
+@st.composite
+def deliveries(draw: st.DrawFn, provider: str) -> raw.RawDelivery:
+    return raw.RawDelivery(
+        source=draw(st.sampled_from([provider, "src"])),
+        provider=provider,
+        scheme=draw(st.text(max_size=10)),
+        event_id=draw(st.text(min_size=1, max_size=40)),
+        received_at_ms=draw(st.integers(-(2**63), 2**63)),
+        content_type=draw(
+            st.sampled_from(["application/json", "application/x-www-form-urlencoded", ""])
+        ),
+        body=draw(record_bodies),
+        sender_headers=tuple(
+            draw(st.dictionaries(header_names, header_values, max_size=4)).items()
+        ),
+        signed_at_ms=draw(st.none() | st.integers(-(2**63), 2**63)),
+        key_index=draw(st.none() | st.integers(0, 10)),
+    )
+
+
+@pytest.mark.parametrize("provider", sorted(NORMALIZERS))
+def test_a_normalizer_answers_any_record_with_an_event_or_a_dead_letter_reason(
+    provider: str,
+) -> None:
+    @PROFILE
+    @given(delivery=deliveries(provider))
+    def check(delivery: raw.RawDelivery) -> None:
+        try:
+            event = normalize(delivery, "dev.hookgate.")
+        except StreamError:
+            return
+        assert isinstance(event, CanonicalEvent)
+
+    check()
+
+
+RAW_HEADERS = [
+    *(v for k, v in vars(raw.Header).items() if k.isupper()),
+    raw.SENDER_PREFIX + "webhook-timestamp",
+]
+
+
+@PROFILE
+@given(
+    key=st.none() | st.binary(max_size=40),
+    value=st.none() | st.binary(max_size=200),
+    found=st.lists(
+        st.tuples(
+            st.one_of(st.sampled_from(RAW_HEADERS), st.text(max_size=20)),
+            st.one_of(
+                st.binary(max_size=30), st.integers(0, 10**15).map(lambda i: str(i).encode())
+            ),
+        ),
+        max_size=10,
+    ),
+)
+def test_the_raw_record_decoder_answers_any_record_with_a_delivery_or_its_own_error(
+    key: bytes | None, value: bytes | None, found: list[tuple[str, bytes]]
+) -> None:
+    with contextlib.suppress(raw.RawRecordError):
+        raw.decode(key, value, found)
