@@ -4,6 +4,8 @@
   and given a delivery its sender signed and then altered: a :class:`Verified` or an
   :class:`ingress.errors.IngressError` (which the ingress answers as a 4xx), never another
   exception (which it would answer as a 500);
+- and an altered delivery whose body changed is never accepted (with a check that this oracle
+  catches a verifier that ignores the signature);
 - the header and body parsers the schemes share: a value, ``None`` or an ``IngressError``;
 - every normalizer (``streams/normalizers``) and the raw record's decoder, given arbitrary
   records: a canonical event or a :class:`streams.errors.StreamError` (a dead letter), never
@@ -17,7 +19,7 @@ machine must not fail them). ``HYPOTHESIS_PROFILE=deep`` runs ten times as many,
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -27,8 +29,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ingress.errors import IngressError
+from ingress.providers.base import Outgoing
 from ingress.schemes import body_hmac, parsing, standard_webhooks, timestamped_hmac, token, twilio
-from ingress.schemes.base import Verified
+from ingress.schemes.base import Verified, Verifier
 from schemas import raw
 from schemas.canonical import CanonicalEvent
 from streams.errors import StreamError
@@ -75,7 +78,7 @@ def test_a_verifier_answers_arbitrary_input_with_success_or_its_own_refusal(name
 def test_a_verifier_answers_an_altered_signed_delivery_with_success_or_its_refusal(
     name: str,
 ) -> None:
-    original = signed(name, b'{"id": "evt_1", "type": "thing.happened", "data": {}}')
+    original = signed(name, SIGNED_BODY)
     # The unaltered delivery verifies: the alterations start from the success path.
     assert isinstance(
         verify(name, dict(original.headers), original.body, NOW, original.url), Verified
@@ -87,6 +90,46 @@ def test_a_verifier_answers_an_altered_signed_delivery_with_success_or_its_refus
         verify(name, delivery[0], delivery[1], now, delivery[2])
 
     check()
+
+
+#: Sources whose signature covers the body (the token providers authenticate the sender only).
+BODY_SIGNED = sorted(set(SOURCES) - {"luma", "basic-auth", "api-key"})
+SIGNED_BODY = b'{"id": "evt_1", "type": "thing.happened", "data": {}}'
+
+
+def check_no_changed_body_accepted(verifier: Verifier, original: Outgoing) -> None:
+    """The oracle: a signed delivery whose body was changed is never accepted, whatever else
+    was changed with it."""
+
+    @PROFILE
+    @given(delivery=altered(original).filter(lambda d: d[1] != original.body))
+    def check(delivery: tuple[dict[str, str], bytes, str]) -> None:
+        found, body, url = delivery
+        try:
+            verifier.verify(found, body, float(NOW), url)
+        except IngressError:
+            return
+        raise AssertionError(f"a delivery with a changed body was accepted: {body!r}")
+
+    check()
+
+
+@pytest.mark.parametrize("name", BODY_SIGNED)
+def test_a_verifier_never_accepts_a_signed_delivery_whose_body_was_changed(name: str) -> None:
+    check_no_changed_body_accepted(SOURCES[name].verifier, signed(name, SIGNED_BODY))
+
+
+def test_the_oracle_catches_a_verifier_that_ignores_the_signature() -> None:
+    class AcceptsAnything:
+        kept_headers = ()
+
+        def verify(
+            self, headers: Mapping[str, str], body: bytes, now: float, url: str = ""
+        ) -> Verified:
+            return Verified("evt_1", 0)
+
+    with pytest.raises(AssertionError, match="changed body was accepted"):
+        check_no_changed_body_accepted(AcceptsAnything(), signed("stripe", SIGNED_BODY))
 
 
 # --- the parsers the schemes share ----------------------------------------------------------
