@@ -256,14 +256,17 @@ scalars = st.one_of(
     st.sampled_from(WORDS),
     st.text(max_size=30),
 )
-documents = st.recursive(
-    scalars,
-    lambda inner: st.one_of(
+
+
+def containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(
         st.lists(inner, max_size=4),
         st.dictionaries(st.one_of(st.sampled_from(WORDS), st.text(max_size=8)), inner, max_size=6),
-    ),
-    max_leaves=25,
-)
+    )
+
+
+documents = st.recursive(scalars, containers, max_leaves=25)
+
 forms = st.dictionaries(
     st.sampled_from(WORDS), st.one_of(st.sampled_from(WORDS), st.text(max_size=20))
 )
