@@ -99,6 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--write", action="store_true", help="schema: write the published file instead of printing"
     )
 
+    openapi_cmd = commands.add_parser(
+        "openapi", help="print the ingress's OpenAPI description (GET /openapi.json)"
+    )
+    openapi_cmd.add_argument(
+        "--write", action="store_true", help="write the shipped ingress/openapi.json instead"
+    )
+
     tail = commands.add_parser("tail", help="print records of a topic as they arrive")
     tail.add_argument("kind", choices=["raw", "canonical", "dlq"])
     _config_arg(tail, dev_default=True)
@@ -235,6 +242,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _send(args)
     if args.command == "config":
         return _config(args)
+    if args.command == "openapi":
+        return _openapi(args)
     if args.command == "tail":
         from hookgate.tail import tail
 
@@ -334,6 +343,18 @@ def _config(args: argparse.Namespace) -> int:
     if args.write:
         config.SCHEMA_PATH.write_text(text, encoding="utf-8")
         print(f"wrote {config.SCHEMA_PATH}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _openapi(args: argparse.Namespace) -> int:
+    from ingress import openapi  # the ingress's modules only for the command that needs them
+
+    text = openapi.text()
+    if args.write:
+        openapi.PATH.write_text(text, encoding="utf-8")
+        print(f"wrote {openapi.PATH}")
     else:
         sys.stdout.write(text)
     return 0

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ingress import openapi
 from ingress.deliveries import DeliveryEndpoint
 from ingress.limits import InFlight
 from ingress.metrics import IngressMetrics
@@ -76,6 +77,11 @@ def create_app(
     async def metrics_endpoint(request: Request) -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    described = openapi.text().encode()
+
+    async def openapi_endpoint(request: Request) -> Response:
+        return Response(described, media_type="application/json")
+
     async def http_error(request: Request, exc: Exception) -> Response:
         # Starlette's own 404/405 as JSON, like every other refusal. Registered for
         # HTTPException only; anything else here is a bug, raised rather than answered as a 4xx.
@@ -106,6 +112,7 @@ def create_app(
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
+            Route("/openapi.json", openapi_endpoint, methods=["GET"]),
         ],
         exception_handlers={HTTPException: http_error},
         lifespan=lifespan,

@@ -42,6 +42,10 @@ FORMAT_VERSION = "1"
 #: Keyed by ``{source}:{dedup id}``, with the ``hookgate-dedup-id`` header.
 DEDUP_FORMAT_VERSION = "2"
 
+#: The latest receive time a record can carry (9999-12-31T23:59:59.999Z, in epoch ms): the last
+#: one a date-time (RFC 3339, Python's ``datetime``) can hold.
+LATEST_MS = 253_402_300_799_999
+
 #: Prefix of the sender's own headers kept on the record (lower-case names).
 SENDER_PREFIX = "sender-"
 
@@ -183,6 +187,9 @@ def decode(
     received_at_ms = _integer(found, Header.RECEIVED_AT)
     if received_at_ms is None:
         raise RawRecordError(f"missing header {Header.RECEIVED_AT}")
+    if received_at_ms > LATEST_MS:
+        # Every canonical event's time falls back to it: it must be a time one can write down.
+        raise RawRecordError(f"{Header.RECEIVED_AT} is after the year 9999")
     delivery = RawDelivery(
         source=found[Header.SOURCE],
         provider=found[Header.PROVIDER],

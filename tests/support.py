@@ -129,6 +129,8 @@ class Stack:
     type_prefix: str | None = None
     #: ``kafka.client`` settings (TLS, SASL) for every client of every process.
     kafka_client: dict[str, Any] = field(default_factory=dict)
+    #: More ``ingress`` settings (limits: ``body_timeout_ms``, ``max_connections``, ...).
+    ingress_settings: dict[str, Any] = field(default_factory=dict)
     #: More ``worker`` settings (e.g. a short ``dedup_horizon_s``).
     worker_settings: dict[str, Any] = field(default_factory=dict)
     #: The ``tracing`` section (span export); empty: the defaults, no spans.
@@ -155,7 +157,7 @@ class Stack:
                 "canonical": {"name": f"{self.name}.canonical", "partitions": 3},
                 "dead_letter": {"name": f"{self.name}.dlq", "partitions": 1},
             },
-            "ingress": {"host": "127.0.0.1", "port": self.ingress_port},
+            "ingress": {"host": "127.0.0.1", "port": self.ingress_port, **self.ingress_settings},
             "worker": {
                 "app_id": f"hookgate-{self.name}",
                 "data_dir": str(self.workdir / f"{self.name}-worker"),

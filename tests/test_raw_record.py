@@ -181,6 +181,20 @@ def test_a_receive_time_that_is_not_an_integer_is_refused(value: bytes) -> None:
         raw.decode(DELIVERY.key, DELIVERY.body, headers_with(Header.RECEIVED_AT, value))
 
 
+def test_a_receive_time_after_the_year_9999_is_refused() -> None:
+    # Found by tests/test_properties.py: the canonical event's time fell back to it and raised
+    # ValueError, which is no StreamError.
+    late = str(raw.LATEST_MS + 1).encode()
+    with pytest.raises(RawRecordError, match=Header.RECEIVED_AT):
+        raw.decode(DELIVERY.key, DELIVERY.body, headers_with(Header.RECEIVED_AT, late))
+
+
+def test_the_latest_receive_time_decodes() -> None:
+    assert round_trip(replace(DELIVERY, received_at_ms=raw.LATEST_MS)).received_at_ms == (
+        raw.LATEST_MS
+    )
+
+
 def test_a_key_that_does_not_match_source_and_event_id_is_refused() -> None:
     with pytest.raises(RawRecordError, match="key"):
         raw.decode(b"demo:another-id", DELIVERY.body, DELIVERY.headers())
