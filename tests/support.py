@@ -133,6 +133,8 @@ class Stack:
     ingress_settings: dict[str, Any] = field(default_factory=dict)
     #: More ``worker`` settings (e.g. a short ``dedup_horizon_s``).
     worker_settings: dict[str, Any] = field(default_factory=dict)
+    #: The raw topic's broker configs (e.g. an operator's own ``max.message.bytes``).
+    raw_topic_config: dict[str, str] = field(default_factory=dict)
     #: The ``tracing`` section (span export); empty: the defaults, no spans.
     tracing: dict[str, Any] = field(default_factory=dict)
     #: Start a worker again when it stopped itself for being stuck (exit status
@@ -153,7 +155,11 @@ class Stack:
                 "client": self.kafka_client,
             },
             "topics": {
-                "raw": {"name": f"{self.name}.raw", "partitions": self.raw_partitions},
+                "raw": {
+                    "name": f"{self.name}.raw",
+                    "partitions": self.raw_partitions,
+                    "config": self.raw_topic_config,
+                },
                 "canonical": {"name": f"{self.name}.canonical", "partitions": 3},
                 "dead_letter": {"name": f"{self.name}.dlq", "partitions": 1},
             },

@@ -36,7 +36,8 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     stack = Stack(
         kafka_bootstrap,
         tmp_path_factory.mktemp("e2e"),
-        # Accepts bodies larger than the broker's default record limit (about 1 MB).
+        # Accepts bodies larger than the raw topic's record limit, which the operator set to
+        # Kafka's default (about 1 MB) instead of letting `topics ensure` size it.
         extra_sources=[
             {
                 "name": "big",
@@ -45,6 +46,7 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
                 "max_body_bytes": 4_194_304,
             }
         ],
+        raw_topic_config={"max.message.bytes": "1048588"},
     )
     ensure(stack.settings, progress=lambda line: None)
     with running(stack, "ingress", "worker"):
