@@ -864,6 +864,8 @@ def _server_properties(
                 "offsets.topic.replication.factor": replicas,
                 "transaction.state.log.replication.factor": replicas,
                 "transaction.state.log.min.isr": min_isr,
+                # Not 50: a broker restarted after SIGKILL recovers every log it holds.
+                "transaction.state.log.num.partitions": "3",
                 "share.coordinator.state.topic.replication.factor": replicas,
                 "share.coordinator.state.topic.min.isr": min_isr,
                 "default.replication.factor": replicas,
