@@ -9,7 +9,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: dev test lint install clean
+.PHONY: dev test test-cluster lint install clean
 
 $(STAMP): pyproject.toml
 	@echo "==> installing hookgate and its dependencies into $(VENV) (first run takes a minute)"
@@ -31,6 +31,10 @@ lint: $(STAMP)
 test: lint
 	HOOKGATE_HELM="$$(.ci/ensure-helm)" HOOKGATE_COMPOSE="$$(.ci/ensure-compose)" \
 		$(BIN)/python -m pytest
+
+# The three-broker failure test (kills brokers under load; ~4 min), kept out of `make test`.
+test-cluster: $(STAMP)
+	$(BIN)/python -m pytest -m cluster
 
 clean:
 	rm -rf $(VENV) .hookgate .pytest_cache .mypy_cache .ruff_cache

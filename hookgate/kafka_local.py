@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -29,7 +30,14 @@ from pathlib import Path
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
-__all__ = ["BrokerStatus", "LocalKafka", "LocalKafkaError", "SaslSslListener"]
+__all__ = [
+    "BrokerStatus",
+    "ClusterNode",
+    "LocalKafka",
+    "LocalKafkaCluster",
+    "LocalKafkaError",
+    "SaslSslListener",
+]
 
 LOG4J_VERSION = "2.24.3"
 _LOG_TAIL_LINES = 20
@@ -79,6 +87,22 @@ class SaslSslListener:
         }
 
 
+@dataclass(frozen=True)
+class ClusterNode:
+    """Where one broker stands in a multi-node KRaft cluster (see ``LocalKafkaCluster``).
+
+    Every node is a combined broker and controller; the quorum's voters are all of them.
+    """
+
+    node_id: int
+    #: ``controller.quorum.voters``: ``id@host:port`` of every node, comma-separated.
+    voters: str
+    #: Replication factor of the internal topics (offsets, transactions), and the default.
+    replication_factor: int
+    #: ``min.insync.replicas`` for the internal topics and the broker's default for every topic.
+    min_insync_replicas: int
+
+
 class LocalKafka:
     """One broker whose configuration, data, log and pid file live under ``home``."""
 
@@ -93,6 +117,7 @@ class LocalKafka:
         heap: str = "512m",
         progress: Callable[[str], None] = print,
         sasl_ssl: SaslSslListener | None = None,
+        node: ClusterNode | None = None,
     ) -> None:
         self.home = Path(home).absolute()
         self.port = port
@@ -102,6 +127,8 @@ class LocalKafka:
         self.heap = heap
         self.progress = progress
         self.sasl_ssl = sasl_ssl
+        #: None: a single-node cluster of its own.
+        self.node = node
 
     @property
     def bootstrap(self) -> str:
@@ -214,7 +241,7 @@ class LocalKafka:
             pid = self._live_pid()
             if pid is not None:
                 self._check_running_config_matches(pid)
-                if _answers(self.bootstrap, request_timeout=5.0):
+                if _answers(self.bootstrap, request_timeout=5.0, node_id=self._node_id):
                     self.progress(f"Kafka already running at {self.bootstrap} (pid {pid})")
                     return self.bootstrap
                 # Ours, but not answering: most likely a start that was interrupted while the
@@ -273,6 +300,30 @@ class LocalKafka:
 
     # -- internals ------------------------------------------------------------------------------
 
+    @property
+    def _node_id(self) -> int | None:
+        return None if self.node is None else self.node.node_id
+
+    def _properties_text(self) -> str:
+        return _server_properties(
+            self.port, self.controller_port, self._data_dir, self.sasl_ssl, self.node
+        )
+
+    def kill(self) -> bool:
+        """SIGKILL the broker, as a crash would; return False if it was not running."""
+        if not self.home.is_dir():
+            return False
+        with self._lock():
+            pid = self._live_pid()
+            if pid is None:
+                return False
+            _signal(pid, signal.SIGKILL)
+            if not _wait_exit(pid, 10.0):
+                raise LocalKafkaError(f"Kafka broker pid {pid} survived SIGKILL for 10 s")
+            self._pid_path.unlink(missing_ok=True)
+            self.progress(f"killed Kafka broker (pid {pid})")
+            return True
+
     def _lock(self) -> contextlib.AbstractContextManager[None]:
         # Serializes start/stop/wipe across processes sharing this home (CLI, test workers).
         return _file_lock(self.home / ".lock", self.progress, "another hookgate process")
@@ -312,7 +363,7 @@ class LocalKafka:
     def _check_running_config_matches(self, pid: int) -> None:
         # The running broker read the server.properties on disk; if it was started with other
         # ports, waiting for it to answer at ours would only time out and kill it.
-        wanted = _server_properties(self.port, self.controller_port, self._data_dir, self.sasl_ssl)
+        wanted = self._properties_text()
         try:
             current = self._server_properties.read_text(encoding="utf-8")
         except OSError:
@@ -327,10 +378,7 @@ class LocalKafka:
 
     def _write_configs(self) -> None:
         self._data_dir.mkdir(parents=True, exist_ok=True)
-        self._server_properties.write_text(
-            _server_properties(self.port, self.controller_port, self._data_dir, self.sasl_ssl),
-            encoding="utf-8",
-        )
+        self._server_properties.write_text(self._properties_text(), encoding="utf-8")
         self._log4j_properties.write_text(_LOG4J2_PROPERTIES, encoding="utf-8")
 
     def _format(self, java: str, libs: Path) -> None:
@@ -430,7 +478,7 @@ class LocalKafka:
                     f"the Kafka broker exited during startup{how}; last lines of "
                     f"{self.log_path}:\n{_log_tail(self.log_path)}"
                 )
-            if _answers(self.bootstrap, request_timeout=2.0):
+            if _answers(self.bootstrap, request_timeout=2.0, node_id=self._node_id):
                 self.progress(
                     f"Kafka ready at {self.bootstrap} in {time.monotonic() - started:.1f} s"
                 )
@@ -448,6 +496,106 @@ class LocalKafka:
                 self.progress(f"still waiting for Kafka ({now - started:.0f} s)...")
                 next_note = now + 10.0
             time.sleep(_POLL_INTERVAL)
+
+
+class LocalKafkaCluster:
+    """``len(ports)`` brokers on 127.0.0.1 forming one KRaft cluster, for failure tests.
+
+    Each node is a combined broker and controller (``ClusterNode``) with its own ports and home
+    under ``home/node-<id>``; the controller quorum has every node as a voter, so it survives
+    the loss of a minority. Nodes can be killed and started again one by one.
+    """
+
+    def __init__(
+        self,
+        home: Path,
+        ports: list[tuple[int, int]],
+        *,
+        min_insync_replicas: int = 2,
+        version: str = "4.1.1",
+        cache_dir: Path | None = None,
+        heap: str = "384m",
+        progress: Callable[[str], None] = print,
+    ) -> None:
+        if not ports:
+            raise LocalKafkaError("a cluster needs at least one node")
+        self.home = Path(home).absolute()
+        voters = ",".join(
+            f"{index}@127.0.0.1:{controller}" for index, (_, controller) in enumerate(ports, 1)
+        )
+        self.nodes = [
+            LocalKafka(
+                self.home / f"node-{index}",
+                port=port,
+                controller_port=controller,
+                version=version,
+                cache_dir=cache_dir,
+                heap=heap,
+                progress=_prefixed(progress, f"[node {index}] "),
+                node=ClusterNode(index, voters, len(ports), min_insync_replicas),
+            )
+            for index, (port, controller) in enumerate(ports, 1)
+        ]
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(node.bootstrap for node in self.nodes)
+
+    def node(self, node_id: int) -> LocalKafka:
+        return self.nodes[node_id - 1]
+
+    def start(self, timeout: float = 120.0) -> str:
+        """Start every node that is not running; return once each answers as an unfenced broker.
+
+        The nodes start together: none is ready before a majority of the quorum runs.
+        """
+        self.home.mkdir(parents=True, exist_ok=True)
+        cluster_id_path = self.home / "cluster.id"
+        if not cluster_id_path.is_file():
+            cluster_id_path.write_text(f"{_random_kafka_uuid()}\n", encoding="ascii")
+        cluster_id = cluster_id_path.read_text(encoding="ascii")
+        for node in self.nodes:
+            node.home.mkdir(parents=True, exist_ok=True)
+            (node.home / "cluster.id").write_text(cluster_id, encoding="ascii")
+        self.nodes[0].ensure_installed()  # once, before the nodes race to fetch
+        self.start_nodes(list(range(1, len(self.nodes) + 1)), timeout)
+        return self.bootstrap
+
+    def start_nodes(self, node_ids: list[int], timeout: float = 120.0) -> None:
+        """Start these nodes together (e.g. after ``kill``) and wait until each is ready."""
+        _together([functools.partial(self.node(i).start, timeout) for i in node_ids])
+
+    def kill(self, node_id: int) -> bool:
+        """SIGKILL one node, as a crash would."""
+        return self.node(node_id).kill()
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Stop every node, all at once: one by one, the last would wait for a controller quorum
+        that is already gone until ``timeout`` and be killed."""
+        _together([functools.partial(node.stop, timeout) for node in self.nodes])
+
+
+def _prefixed(progress: Callable[[str], None], prefix: str) -> Callable[[str], None]:
+    return lambda line: progress(prefix + line)
+
+
+def _together(calls: list[Callable[[], object]]) -> None:
+    """Run ``calls`` in threads of their own; raise the first error once every one has ended."""
+    errors: list[BaseException] = []
+
+    def run(call: Callable[[], object]) -> None:
+        try:
+            call()
+        except BaseException as exc:  # re-raised in the caller's thread below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(call,), daemon=True) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
 
 
 # -- processes ----------------------------------------------------------------------------------
@@ -581,8 +729,9 @@ def _port_in_use(port: int) -> bool:
     return False
 
 
-def _answers(bootstrap: str, request_timeout: float) -> bool:
-    """True if a broker at ``bootstrap`` answers a metadata request and lists itself."""
+def _answers(bootstrap: str, request_timeout: float, node_id: int | None = None) -> bool:
+    """True if a broker at ``bootstrap`` answers a metadata request and lists itself (or, in a
+    cluster, lists ``node_id``: a broker answers for its cluster before it is unfenced)."""
     host, _, port = bootstrap.rpartition(":")
     # A plain connect first: the client would otherwise log every refused connection.
     try:
@@ -596,7 +745,7 @@ def _answers(bootstrap: str, request_timeout: float) -> bool:
     except KafkaException:
         return False
     # A broker still fenced by its controller is left out of the broker list.
-    return bool(metadata.brokers)
+    return bool(metadata.brokers) if node_id is None else node_id in metadata.brokers
 
 
 # -- files ----------------------------------------------------------------------------------------
@@ -668,7 +817,11 @@ def _holder_pom(version: str) -> str:
 
 
 def _server_properties(
-    port: int, controller_port: int, data_dir: Path, sasl_ssl: SaslSslListener | None = None
+    port: int,
+    controller_port: int,
+    data_dir: Path,
+    sasl_ssl: SaslSslListener | None = None,
+    node: ClusterNode | None = None,
 ) -> str:
     settings = {
         "process.roles": "broker,controller",
@@ -702,6 +855,29 @@ def _server_properties(
         settings["listener.security.protocol.map"] += ",SASL_SSL:SASL_SSL"
         settings["inter.broker.listener.name"] = "PLAINTEXT"
         settings.update(sasl_ssl.properties())
+    if node is not None:
+        replicas, min_isr = str(node.replication_factor), str(node.min_insync_replicas)
+        settings.update(
+            {
+                "node.id": str(node.node_id),
+                "controller.quorum.voters": node.voters,
+                "offsets.topic.replication.factor": replicas,
+                "transaction.state.log.replication.factor": replicas,
+                "transaction.state.log.min.isr": min_isr,
+                # Not 50: a broker restarted after SIGKILL recovers every log it holds.
+                "transaction.state.log.num.partitions": "3",
+                "share.coordinator.state.topic.replication.factor": replicas,
+                "share.coordinator.state.topic.min.isr": min_isr,
+                "default.replication.factor": replicas,
+                "min.insync.replicas": min_isr,
+                # A killed broker is fenced (and leaves every ISR) within seconds, not nine.
+                "broker.heartbeat.interval.ms": "500",
+                "broker.session.timeout.ms": "3000",
+                "replica.lag.time.max.ms": "10000",
+                # Never elect a replica that may lack acknowledged records.
+                "unclean.leader.election.enable": "false",
+            }
+        )
     return "".join(f"{key}={value}\n" for key, value in settings.items())
 
 

@@ -140,6 +140,14 @@ class Stack:
     #: Start a worker again when it stopped itself for being stuck (exit status
     #: ``EXIT_STALLED``), as its supervisor in a deployment does (Kubernetes, compose).
     restart_stalled: bool = True
+    #: Start a process again whatever made it exit (but SIGTERM from ``stop``), as a
+    #: ``restart: unless-stopped`` or Kubernetes supervisor does: e.g. a worker that stopped
+    #: itself after a failed transaction commit, to redo its work from the last commit.
+    restart_failed: bool = False
+    #: Replication factor of the raw, canonical and dead-letter topics (and the worker's).
+    replication_factor: int = 1
+    #: More broker configs for those three topics (e.g. ``min.insync.replicas``).
+    topic_config: dict[str, str] = field(default_factory=dict)
     name: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:8]}")
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     #: Per role, how often it was started again after stopping itself for being stuck.
@@ -155,13 +163,20 @@ class Stack:
                 "client": self.kafka_client,
             },
             "topics": {
-                "raw": {
-                    "name": f"{self.name}.raw",
-                    "partitions": self.raw_partitions,
-                    "config": self.raw_topic_config,
-                },
-                "canonical": {"name": f"{self.name}.canonical", "partitions": 3},
-                "dead_letter": {"name": f"{self.name}.dlq", "partitions": 1},
+                role: {
+                    "name": f"{self.name}.{suffix}",
+                    "partitions": partitions,
+                    "replication_factor": self.replication_factor,
+                    "config": {
+                        **self.topic_config,
+                        **(self.raw_topic_config if role == "raw" else {}),
+                    },
+                }
+                for role, suffix, partitions in (
+                    ("raw", "raw", self.raw_partitions),
+                    ("canonical", "canonical", 3),
+                    ("dead_letter", "dlq", 1),
+                )
             },
             "ingress": {"host": "127.0.0.1", "port": self.ingress_port, **self.ingress_settings},
             "worker": {
@@ -196,7 +211,7 @@ class Stack:
             self.processes[role] = self._spawn(role, module)
             self._modules[role] = module
             _RUNNING[id(self)] = self
-            if self._supervisor is None and self.restart_stalled:
+            if self._supervisor is None and (self.restart_stalled or self.restart_failed):
                 self._supervisor = threading.Thread(target=self._supervise, daemon=True)
                 self._supervisor.start()
 
@@ -220,10 +235,14 @@ class Stack:
                     self._supervisor = None
                     return
                 for role, process in list(self.processes.items()):
-                    if process.poll() == EXIT_STALLED:
-                        self.restarts[role] = self.restarts.get(role, 0) + 1
-                        print(f"{self.name}: {role} stopped itself for being stuck; restarted")
-                        self.processes[role] = self._spawn(role, self._modules[role])
+                    code = process.poll()
+                    if code is None or not (
+                        (code == EXIT_STALLED and self.restart_stalled) or self.restart_failed
+                    ):
+                        continue
+                    self.restarts[role] = self.restarts.get(role, 0) + 1
+                    print(f"{self.name}: {role} exited with {code}; restarted")
+                    self.processes[role] = self._spawn(role, self._modules[role])
 
     def stop(self, role: str, timeout: float = 30) -> int:
         with self._lock:
