@@ -339,22 +339,20 @@ def _config(args: argparse.Namespace) -> int:
         settings, _ = _settings(args, dev_default=False)
         print(f"{settings.origin}: valid ({len(settings.sources)} sources)")
         return 0
-    text = config.json_schema_text()
-    if args.write:
-        config.SCHEMA_PATH.write_text(text, encoding="utf-8")
-        print(f"wrote {config.SCHEMA_PATH}")
-    else:
-        sys.stdout.write(text)
-    return 0
+    return _publish(config.json_schema_text(), config.SCHEMA_PATH, write=args.write)
 
 
 def _openapi(args: argparse.Namespace) -> int:
     from ingress import openapi  # the ingress's modules only for the command that needs them
 
-    text = openapi.text()
-    if args.write:
-        openapi.PATH.write_text(text, encoding="utf-8")
-        print(f"wrote {openapi.PATH}")
+    return _publish(openapi.text(), openapi.PATH, write=args.write)
+
+
+def _publish(text: str, path: Path, *, write: bool) -> int:
+    """A generated file: written to where it is published (``--write``), else printed."""
+    if write:
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path}")
     else:
         sys.stdout.write(text)
     return 0
