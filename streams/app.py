@@ -35,8 +35,8 @@ from streams.liveness import Liveness, Progress
 from streams.metrics import WorkerMetrics
 from streams.offsets import GroupOffsets
 from streams.overrides import WorkerApp, consumer_state
-from streams.pipeline import RawRecord, Stage
-from streams.runner import Runner, header_list
+from streams.pipeline import Stage
+from streams.runner import Runner
 from streams.state import DedupState
 
 log = logging.getLogger("hookgate.streams")
@@ -44,6 +44,8 @@ log = logging.getLogger("hookgate.streams")
 _PROMETHEUS_TEXT = "text/plain; version=0.0.4"
 #: How often the worker checks that it takes records while records wait (streams/liveness.py).
 _LIVENESS_CHECK_S = 10.0
+#: Fetched batches waiting for the agent: enough to overlap a fetch with processing.
+_BATCHES_QUEUED = 4
 
 
 def health(owned: set[int], quiet_s: float, rebalancing: bool) -> dict[str, Any]:
@@ -195,20 +197,18 @@ def create_app(
     app.on_revoking = runner.commit
     app.on_stopped = stopped
 
-    @app.agent(raw_topic, name="normalize")
+    # The fetcher hands the raw topic's records over one fetch at a time (overrides 6.); a
+    # small queue lets the next fetch overlap this one's processing. Faust's flow control
+    # empties it when a rebalance makes its records stale.
+    app.topics.add(raw_topic)  # subscribed, though no agent reads it record by record
+    batches = app.channel(maxsize=_BATCHES_QUEUED)
+    app.hand_over = batches.put  # type: ignore[assignment]
+    app.handed_out = lambda: runner.unacked
+
+    @app.agent(batches, name="normalize")
     async def normalize(stream: faust.StreamT[Any]) -> None:
-        # noack: a record is acked by the runner once its progress is committed.
-        async for event in stream.noack().events():  # type: ignore[attr-defined]
-            message = event.message
-            record = RawRecord(
-                topic=message.topic,
-                partition=message.partition,
-                offset=message.offset,
-                key=message.key,
-                value=message.value,
-                headers=header_list(message.headers),
-            )
-            await runner.handle(record, event.ack)
+        async for batch in stream.noack():  # type: ignore[attr-defined]
+            await runner.handle_batch(batch)
 
     @app.timer(worker.commit_interval_ms / 1000)  # type: ignore[untyped-decorator]
     async def commit() -> None:

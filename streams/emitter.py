@@ -83,7 +83,8 @@ class Emitter:
         Waits when ``max_in_flight`` records are unacknowledged, so a slow broker slows the
         stream down instead of growing memory.
         """
-        await self._bridge.start()
+        if not self._bridge.running:
+            await self._bridge.start()
 
         def report(outcome: Delivered | BridgeError) -> None:
             on_done(_failure(outcome) if isinstance(outcome, BridgeError) else None)

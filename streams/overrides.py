@@ -29,6 +29,14 @@ restart. So progress is the runner's (:mod:`streams.runner`), and Faust is told 
    not yet resumed); a fetch waiting then drained the stream partitions' records, which Faust
    then dropped as not active: the same stuck worker. The thread gets a snapshot, and an empty
    one fetches nothing.
+6. **Hand the raw topic's records over in batches.** Faust delivers each record on its own: a
+   ``wait_first`` (two tasks) per record in the fetcher, then the conductor, the agent's stream
+   queue and its iterator, which together cost several times the worker's own work per record
+   (bench/README.md). The fetcher keeps Faust's checks (generation, flow, active partitions,
+   read offsets) and hands each fetch's raw records as one list to ``app.on_raw_batch``; other
+   topics (a table's changelog during recovery) still go Faust's way. What a flow suspension
+   makes stale is dropped as before: a batch waiting to be handed over when the flow stops is
+   not, and its records are fetched again from the committed offset.
 """
 
 from __future__ import annotations
@@ -69,6 +77,47 @@ class _Consumer(aiokafka_driver.Consumer):
     async def commit(self, topics: Any = None, start_new_transaction: bool = True) -> bool:
         return False  # 1.
 
+    async def _drain_messages(self, fetcher: Any) -> None:  # 6.
+        # Faust's loop (faust/transport/consumer.py), with the raw topic's records batched.
+        app: WorkerApp = self.app  # type: ignore[assignment]
+        raw_topic = app.raw_topic_name
+        callback = self.callback
+        read_offset = self._read_offset
+        suspended = self.suspend_flow.wait
+        consumer_stopped = self._stopped.is_set
+        fetcher_stopped = fetcher._stopped.is_set
+        try:
+            while not (consumer_stopped() or fetcher_stopped()):
+                records = self.getmany(timeout=1.0)
+                # getmany may return at once for a while: give the loop a turn each round.
+                await self.sleep(0)
+                if self.should_stop:
+                    continue
+                batch: list[Any] = []
+                async for tp, message in records:
+                    offset = message.offset
+                    last = read_offset[tp]
+                    if last is not None and offset < last:
+                        continue  # read before Faust's seek: it is fetched again, in order
+                    if tp.topic == raw_topic:
+                        batch.append(message)
+                    else:
+                        if batch:
+                            await self.wait_first(app.hand_over(batch), suspended())
+                            batch = []
+                        await self.wait_first(callback(message), suspended())
+                    read_offset[tp] = offset
+                if batch:
+                    await self.wait_first(app.hand_over(batch), suspended())
+        except self.consumer_stopped_errors:
+            if self.transport.app.should_stop:
+                return
+            raise
+        except asyncio.CancelledError:
+            if self.transport.app.should_stop:
+                return
+            raise
+
     def _new_consumer_thread(self) -> aiokafka_driver.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
@@ -93,6 +142,10 @@ class WorkerApp(faust.App):
     on_revoking: Callable[[], Awaitable[None]] | None = None
     #: Called once when the app stops, after the agents.
     on_stopped: Callable[[], Awaitable[None]] | None = None
+    #: Takes one fetch's records of the raw topic, in offset order per partition (6.).
+    hand_over: Callable[[list[Any]], Awaitable[None]]
+    #: How many records were handed over and are not yet committed (2.).
+    handed_out: Callable[[], int] = staticmethod(lambda: 0)
     raw_topic_name: str = ""
 
     @cached_property
@@ -108,7 +161,7 @@ class WorkerApp(faust.App):
             # nothing handed out is unacked (bounded; Faust's own wait follows).
             for _ in range(_COMMIT_ROUNDS):
                 await self.on_revoking()
-                if not consumer._unacked_messages:
+                if not consumer._unacked_messages and not self.handed_out():
                     break
                 await asyncio.sleep(0.05)
         await super()._consumer_wait_empty(consumer, logger)

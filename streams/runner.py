@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from confluent_kafka import KafkaException
@@ -64,6 +65,9 @@ class Runner:
         #: When the last record was taken (or partitions were assigned): the liveness clock.
         self.taken_at = time.monotonic()
         self._failed = False
+        #: Per partition, records taken and not yet acked (committed, skipped or given away).
+        self._unacked: dict[int, int] = {}
+        self._acks: dict[int, Callable[[], None]] = {}
         # Seconds since all processed work was last committed, read at scrape time.
         metrics.commit_age.set_function(lambda: time.monotonic() - self._committed_at)
 
@@ -73,6 +77,32 @@ class Runner:
         if result.output is None:  # pragma: no cover - dead_letter always has one
             raise RuntimeError("a dead letter without output")
         return result.output
+
+    @property
+    def unacked(self) -> int:
+        """Records taken and not yet committed (Faust waits for none before a rebalance)."""
+        return sum(self._unacked.values())
+
+    async def handle_batch(self, messages: Sequence[Any]) -> None:
+        """One fetch's raw records (Faust messages), in offset order per partition."""
+        for message in messages:
+            partition = message.partition
+            if partition not in self._acks:
+                self._acks[partition] = functools.partial(self._ack, partition)
+            self._unacked[partition] = self._unacked.get(partition, 0) + 1
+            record = RawRecord(
+                topic=message.topic,
+                partition=message.partition,
+                offset=message.offset,
+                key=message.key,
+                value=message.value,
+                headers=header_list(message.headers),
+            )
+            await self.handle(record, self._acks[partition])
+
+    def _ack(self, partition: int) -> None:
+        if partition in self._unacked:
+            self._unacked[partition] -= 1
 
     async def handle(self, record: RawRecord, ack: Callable[[], object]) -> None:
         sink = self._sink()
@@ -96,6 +126,7 @@ class Runner:
         if result.state is not None:
             await self.state.put(*result.state)
         if not await sink.write(record, result.output, ack):
+            ack()  # the partition moved away: its new owner reads the record
             return
         self._position[record.partition] = record.offset + 1
         self._metrics.records.labels(result.outcome).inc()
@@ -110,6 +141,9 @@ class Runner:
         # resumes at the recorded position; a partition that moved away forgets it.
         for gone in set(self._position) - partitions:
             del self._position[gone]
+        for gone in set(self._unacked) - partitions:
+            # Given away uncommitted: the new owner reads those records again.
+            del self._unacked[gone]
         # A new partition resumes where the broker says (its committed offset, which the sink's
         # takeover just settled, or the log's start), so a first record past that shows records
         # were dropped on the way and stops the worker instead of committing past them.

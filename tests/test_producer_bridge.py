@@ -9,6 +9,7 @@ would. librdkafka then fails the producer for good, as it does when idempotence 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -25,6 +26,7 @@ from schemas.producer_bridge import (
     ProducerBridge,
     QueueFull,
     RecordRefused,
+    _Slots,
 )
 from tests.support import new_topic, read_all, unreachable_bootstrap
 
@@ -280,3 +282,40 @@ async def test_a_fatal_error_fails_the_bridge_for_good_and_tells_its_owner(
         assert await bridge.ready(topic) is False
     finally:
         await bridge.stop(1)
+
+
+async def test_a_freed_in_flight_slot_goes_to_the_first_waiting_send() -> None:
+    slots = _Slots(1)
+    assert slots.take_nowait()
+    order: list[str] = []
+
+    async def wait(name: str) -> None:
+        await slots.take(None)
+        order.append(name)
+
+    first = asyncio.ensure_future(wait("first"))
+    await asyncio.sleep(0)
+    second = asyncio.ensure_future(wait("second"))
+    await asyncio.sleep(0)
+    assert not slots.take_nowait()  # a newcomer does not jump the queue
+    slots.give()
+    await asyncio.sleep(0)
+    slots.give()
+    await asyncio.gather(first, second)
+    assert order == ["first", "second"]
+    assert slots.free == 0
+
+
+async def test_a_send_that_stops_waiting_for_a_slot_does_not_keep_or_lose_one() -> None:
+    slots = _Slots(1)
+    assert slots.take_nowait()
+    with pytest.raises(QueueFull):
+        await slots.take(0.01)
+    waiting = asyncio.ensure_future(slots.take(None))
+    await asyncio.sleep(0)
+    waiting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await waiting
+    slots.give()
+    assert slots.free == 1
+    assert slots.take_nowait()
