@@ -380,14 +380,14 @@ class _Slots:
             return True
         return False
 
-    async def take(self, timeout: float | None) -> None:
-        """Wait for a slot, at most ``timeout`` seconds (None: without end), else QueueFull."""
+    async def take(self, wait_s: float | None) -> None:
+        """Wait for a slot, at most ``wait_s`` seconds (None: without end), else QueueFull."""
         if self.take_nowait():
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         try:
-            await asyncio.wait_for(waiter, timeout)
+            await asyncio.wait_for(waiter, wait_s)
         except BaseException as exc:
             if waiter.done() and not waiter.cancelled():
                 self.give()  # handed a slot just as the wait ended: pass it on

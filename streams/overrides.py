@@ -37,21 +37,49 @@ restart. So progress is the runner's (:mod:`streams.runner`), and Faust is told 
    topics (a table's changelog during recovery) still go Faust's way. What a flow suspension
    makes stale is dropped as before: a batch waiting to be handed over when the flow stops is
    not, and its records are fetched again from the committed offset.
+7. **Name the partition of a table write.** Faust's RocksDB store (one database per partition)
+   takes a write's partition from the event being processed, which batches (6.) do not have:
+   :func:`in_partition` sets what the store reads, before the runner touches the table for a
+   record. The memory store ignores it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Awaitable, Callable, Set
+from types import SimpleNamespace
 from typing import Any
 
 import faust
+from faust import streams as faust_streams
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP
 from mode.utils.objects import cached_property
 from mode.utils.queues import FlowControlEvent
 
 _COMMIT_ROUNDS = 200
+
+
+class _PartitionEvent:
+    """The part of a Faust event its stores read: ``event.message.partition``."""
+
+    __slots__ = ("__weakref__", "message")
+
+    def __init__(self, partition: int) -> None:
+        self.message = SimpleNamespace(partition=partition)
+
+
+_PARTITION_EVENTS: dict[int, tuple[_PartitionEvent, weakref.ref[_PartitionEvent]]] = {}
+
+
+def in_partition(partition: int) -> None:
+    """Table reads and writes from here on are for ``partition`` (7.)."""
+    entry = _PARTITION_EVENTS.get(partition)
+    if entry is None:
+        event = _PartitionEvent(partition)
+        entry = _PARTITION_EVENTS[partition] = (event, weakref.ref(event))
+    faust_streams._current_event.set(entry[1])  # type: ignore[arg-type]
 
 
 class _ConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):

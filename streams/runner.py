@@ -22,6 +22,7 @@ from confluent_kafka import KafkaException
 
 from streams.errors import RecordRefused
 from streams.metrics import WorkerMetrics
+from streams.overrides import in_partition
 from streams.pipeline import Output, RawRecord, Stage
 from streams.state import DedupState
 
@@ -122,6 +123,7 @@ class Runner:
             log.error("stopping the worker: %s", error)
             self._crash(error)
             return
+        in_partition(record.partition)  # for the table's store (overrides 7.)
         result = self.stage.handle(record)
         if result.state is not None:
             await self.state.put(*result.state)
