@@ -31,6 +31,8 @@ Extension attributes the worker adds to every event (:func:`with_origin`):
 
 from __future__ import annotations
 
+import functools
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -60,6 +62,14 @@ REPLAY = "replay"
 TRACEPARENT = "traceparent"
 TRACESTATE = "tracestate"
 _EXTENSION_NAME = re.compile(r"[a-z0-9]{1,20}")
+
+
+@functools.lru_cache(maxsize=256)
+def _header_name(extension: str) -> str:
+    """``ce_{extension}``, checked once per name (every event carries the same few)."""
+    if not _EXTENSION_NAME.fullmatch(extension):
+        raise CanonicalRecordError(f"extension name {extension!r} is not 1-20 of a-z0-9")
+    return f"ce_{extension}"
 
 
 class CanonicalRecordError(Exception):
@@ -107,9 +117,7 @@ class CanonicalEvent:
         if self.dataschema is not None:
             out.append(("ce_dataschema", self.dataschema.encode()))
         for name, value in self.extensions.items():
-            if not _EXTENSION_NAME.fullmatch(name):
-                raise CanonicalRecordError(f"extension name {name!r} is not 1-20 of a-z0-9")
-            out.append((f"ce_{name}", value.encode()))
+            out.append((_header_name(name), value.encode()))
         return out
 
     def to_structured(self) -> dict[str, Any]:
@@ -196,13 +204,24 @@ def source_uri(source_name: str) -> str:
 
 def rfc3339(epoch_seconds: float) -> str:
     """Format a time as RFC 3339 UTC with millisecond precision (``...T12:00:00.000Z``)."""
+    if epoch_seconds >= 0:
+        # Every event has one or two times, mostly within the same few seconds: the date and
+        # time of day are formatted once per second. The microseconds are rounded as
+        # datetime.fromtimestamp rounds them (half to even, carrying into the next second).
+        second = math.floor(epoch_seconds)
+        micro = round((epoch_seconds - second) * 1e6)
+        if micro >= 1_000_000:
+            second, micro = second + 1, micro - 1_000_000
+        return f"{_second_rfc3339(second)}.{micro // 1000:03d}Z"
     moment = datetime.fromtimestamp(epoch_seconds, tz=UTC)
+    return f"{_second_rfc3339(int(moment.timestamp() // 1))}.{moment.microsecond // 1000:03d}Z"
+
+
+@functools.lru_cache(maxsize=64)
+def _second_rfc3339(second: int) -> str:
+    moment = datetime.fromtimestamp(second, tz=UTC)
     # %Y does not zero-pad years before 1000 on every platform; RFC 3339 needs four digits.
-    return (
-        f"{moment.year:04d}-"
-        + moment.strftime("%m-%dT%H:%M:%S.")
-        + (f"{moment.microsecond // 1000:03d}Z")
-    )
+    return f"{moment.year:04d}-" + moment.strftime("%m-%dT%H:%M:%S")
 
 
 def decode(

@@ -15,6 +15,8 @@ import jsonschema
 import pytest
 from cloudevents.core.bindings.kafka import KafkaMessage, from_binary
 from cloudevents.core.formats.json import JSONFormat
+from hypothesis import given
+from hypothesis import strategies as st
 
 from schemas import canonical, jsoncodec, published, tracecontext
 from schemas.canonical import CanonicalEvent, CanonicalRecordError, rfc3339, source_uri
@@ -97,6 +99,31 @@ def test_source_uri_is_under_hookgate() -> None:
 
 def test_rfc3339_writes_utc_with_milliseconds() -> None:
     assert rfc3339(1_795_000_000.1234) == "2026-11-18T11:06:40.123Z"
+
+
+def _rfc3339_by_datetime(epoch_seconds: float) -> str:
+    # The plain reading: datetime's own rounding, millisecond precision.
+    moment = datetime.fromtimestamp(epoch_seconds, tz=UTC)
+    return (
+        f"{moment.year:04d}-"
+        + moment.strftime("%m-%dT%H:%M:%S.")
+        + f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+@given(
+    st.floats(min_value=-62_135_596_800, max_value=253_402_300_799.999, allow_nan=False)
+    | st.integers(min_value=0, max_value=4_000_000_000).map(lambda s: s + 0.9995)
+    | st.integers(min_value=0, max_value=4_000_000_000).map(lambda s: s + 0.9999995)
+)
+def test_rfc3339_formats_any_time_as_datetime_does(epoch_seconds: float) -> None:
+    assert rfc3339(epoch_seconds) == _rfc3339_by_datetime(epoch_seconds)
+
+
+@pytest.mark.parametrize("epoch_seconds", [1e20, -1e20, float("inf"), float("nan")])
+def test_rfc3339_refuses_a_time_datetime_cannot_hold(epoch_seconds: float) -> None:
+    with pytest.raises((ValueError, OverflowError)):
+        rfc3339(epoch_seconds)
 
 
 def test_rfc3339_writes_a_four_digit_year_for_early_dates() -> None:
