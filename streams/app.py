@@ -188,11 +188,13 @@ def create_app(
 
     async def stopped() -> None:
         await runner.close()
-        await emitter.stop()
         offsets.close()
         if tracer is not None:
             tracer.close()
 
+    # Started before Faust's services, stopped after them: the agent and the commits on
+    # revocation emit through it until the end.
+    app.own_services = [emitter]
     app.on_assigned = runner.assign
     app.on_revoking = runner.commit
     app.on_stopped = stopped

@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
+from mode import Service
+
 from schemas.producer_bridge import BridgeError, Delivered, ProducerBridge
 from schemas.producer_bridge import RecordRefused as BridgeRefused
 from streams.errors import RecordRefused
@@ -41,7 +43,11 @@ class Emits(Protocol):
     ) -> None: ...
 
 
-class Emitter:
+class Emitter(Service):
+    """A ``mode`` service: the worker app starts it before Faust's own services and stops it
+    after them (``streams/app.py``), so every emit of a running app has a running producer and
+    a stopping app delivers what is in flight."""
+
     def __init__(
         self,
         bootstrap_servers: str,
@@ -49,6 +55,7 @@ class Emitter:
         max_in_flight: int,
         client_config: Mapping[str, str] | None = None,
     ) -> None:
+        super().__init__()
         config: dict[str, Any] = {
             **(client_config or {}),
             "bootstrap.servers": bootstrap_servers,
@@ -59,10 +66,10 @@ class Emitter:
         }
         self._bridge = ProducerBridge(config, max_in_flight=max_in_flight, name="emitter")
 
-    async def start(self) -> None:
+    async def on_start(self) -> None:
         await self._bridge.start()
 
-    async def stop(self) -> None:
+    async def on_stop(self) -> None:
         # Deliver what is in flight; its reports still ack the raw records.
         await self._bridge.stop(30)
 
@@ -78,13 +85,12 @@ class Emitter:
     ) -> None:
         """Queue one record (``value`` None: a tombstone; ``partition`` None: by key);
         ``on_done`` gets ``None`` once the broker acknowledged it, else
-        the reason it was not written (also when it could not even be queued).
+        the reason it was not written (also when it could not even be queued, or the emitter
+        is not running).
 
         Waits when ``max_in_flight`` records are unacknowledged, so a slow broker slows the
         stream down instead of growing memory.
         """
-        if not self._bridge.running:
-            await self._bridge.start()
 
         def report(outcome: Delivered | BridgeError) -> None:
             on_done(_failure(outcome) if isinstance(outcome, BridgeError) else None)

@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Awaitable, Callable, Set
+from collections.abc import Awaitable, Callable, Iterable, Sequence, Set
 from types import SimpleNamespace
 from typing import Any
 
@@ -55,6 +55,7 @@ import faust
 from faust import streams as faust_streams
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP
+from mode import ServiceT
 from mode.utils.objects import cached_property
 from mode.utils.queues import FlowControlEvent
 
@@ -175,10 +176,16 @@ class WorkerApp(faust.App):
     #: How many records were handed over and are not yet committed (2.).
     handed_out: Callable[[], int] = staticmethod(lambda: 0)
     raw_topic_name: str = ""
+    #: Services of the worker's own, started before Faust's and stopped after them.
+    own_services: Sequence[ServiceT] = ()
 
     @cached_property
     def flow_control(self) -> FlowControlEvent:
         return _FlowControl(loop=self.loop)
+
+    def on_init_dependencies(self) -> Iterable[ServiceT]:
+        # mode stops dependencies in reverse order of start.
+        return [*self.own_services, *super().on_init_dependencies()]
 
     def _new_transport(self) -> Any:
         return _Transport(self.conf.broker_consumer, self)
