@@ -155,27 +155,45 @@ class RawOrigin:
 
 def with_origin(event: CanonicalEvent, origin: RawOrigin, *, replay: bool) -> CanonicalEvent:
     """``event`` with the raw record's coordinates and, for a re-emission, the replay marker."""
-    extensions = {
-        **event.extensions,
-        RAW_TOPIC: origin.topic,
-        RAW_PARTITION: str(origin.partition),
-        RAW_OFFSET: str(origin.offset),
-    }
-    if replay:
-        extensions[REPLAY] = "true"
-    else:
-        extensions.pop(REPLAY, None)
+    extensions = dict(event.extensions)
+    _set_origin(extensions, origin, replay)
     return replace(event, extensions=extensions)
 
 
 def with_trace(event: CanonicalEvent, trace: TraceContext | None) -> CanonicalEvent:
     """``event`` carrying ``trace`` as its distributed-tracing extension (none: without it)."""
-    extensions = {k: v for k, v in event.extensions.items() if k not in (TRACEPARENT, TRACESTATE)}
+    extensions = dict(event.extensions)
+    _set_trace(extensions, trace)
+    return replace(event, extensions=extensions)
+
+
+def with_provenance(
+    event: CanonicalEvent, origin: RawOrigin, *, replay: bool, trace: TraceContext | None
+) -> CanonicalEvent:
+    """:func:`with_origin` and :func:`with_trace` in one copy (the worker's, per event)."""
+    extensions = dict(event.extensions)
+    _set_origin(extensions, origin, replay)
+    _set_trace(extensions, trace)
+    return replace(event, extensions=extensions)
+
+
+def _set_origin(extensions: dict[str, str], origin: RawOrigin, replay: bool) -> None:
+    extensions[RAW_TOPIC] = origin.topic
+    extensions[RAW_PARTITION] = str(origin.partition)
+    extensions[RAW_OFFSET] = str(origin.offset)
+    if replay:
+        extensions[REPLAY] = "true"
+    else:
+        extensions.pop(REPLAY, None)
+
+
+def _set_trace(extensions: dict[str, str], trace: TraceContext | None) -> None:
+    extensions.pop(TRACEPARENT, None)
+    extensions.pop(TRACESTATE, None)
     if trace is not None:
         extensions[TRACEPARENT] = trace.traceparent
         if trace.state:
             extensions[TRACESTATE] = trace.state
-    return replace(event, extensions=extensions)
 
 
 def trace_of(event: CanonicalEvent) -> TraceContext | None:

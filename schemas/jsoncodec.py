@@ -1,18 +1,18 @@
 """JSON that keeps every integer exact.
 
 Provider payloads carry integers beyond 2^53 (fal seeds) and sometimes beyond 64 bits. orjson
-decodes integers past 64 bits as floats without a word, so decoding uses orjson only for text
-with no run of 19 digits (every integer then fits 64 bits) and the standard library (exact,
-arbitrary precision) for the rest and for anything orjson refuses, so that what is accepted and
-every error read as before; encoding tries orjson first, falling back only when an integer is too
-large for it. NaN and Infinity are not JSON, and numbers that overflow a float would
-become Infinity (written as null): all are rejected rather than passed on.
+decodes integers past 64 bits as floats without a word, so decoding uses orjson and reads the
+text again with the standard library (exact, arbitrary precision) when the result holds a float
+at or beyond 2^63 (which may have been such an integer) or orjson refuses it, so that what is
+accepted and every error read as they would with the standard library alone. Encoding tries
+orjson first, falling back only when an integer is too large for it. NaN and Infinity are not
+JSON, and numbers that overflow a float would become Infinity (written as null): all are
+rejected rather than passed on.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import orjson
@@ -29,9 +29,8 @@ def _finite_float(text: str) -> float:
     return value
 
 
-#: 19 digits in a row may be an integer beyond 64 bits (or part of a string or a float: those
-#: take the exact path too, needlessly but correctly).
-_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+#: Integers orjson cannot hold come out as floats of at least this magnitude.
+_INT64 = float(2**63)
 
 
 def loads(data: bytes | str) -> Any:
@@ -39,12 +38,30 @@ def loads(data: bytes | str) -> Any:
     # orjson is ~4x faster than the standard library on a provider payload (the worker decodes
     # one or two per record); it refuses what the exact path below must judge (NaN, numbers
     # that overflow, lone surrogates, a BOM, deep nesting), so both accept the same texts.
-    if isinstance(data, bytes) and _LONG_DIGITS.search(data) is None:
+    if isinstance(data, bytes):
         try:
-            return orjson.loads(data)
+            document = orjson.loads(data)
         except orjson.JSONDecodeError:
             pass
+        else:
+            if not _may_hold_a_long_integer(document):
+                return document
     return json.loads(data, parse_constant=_reject_constant, parse_float=_finite_float)
+
+
+def _may_hold_a_long_integer(document: Any) -> bool:
+    # A walk over the values (a few dozen in a webhook) costs less than scanning the text.
+    pending = [document]
+    while pending:
+        value = pending.pop()
+        kind = type(value)
+        if kind is dict:
+            pending.extend(value.values())
+        elif kind is list:
+            pending.extend(value)
+        elif kind is float and (value >= _INT64 or value <= -_INT64):
+            return True
+    return False
 
 
 class NotAnObject(ValueError):

@@ -127,12 +127,12 @@ class Stage:
                 record.partition, range(0)
             ):
                 return Result("past_replay_end", None, source=delivery.source)
-            event = canonical.with_origin(
+            event = canonical.with_provenance(
                 normalize(delivery, self._type_prefix),
                 canonical.RawOrigin(record.topic, record.partition, record.offset),
                 replay=decision is Decision.REEMIT,
+                trace=span or delivery.trace,
             )
-            event = canonical.with_trace(event, span or delivery.trace)
             # Encoded here, inside the try: an event that cannot be written is a dead letter.
             output = Output(self._canonical_topic, event.key(), event.value(), event.headers())
         except StreamError as error:

@@ -69,6 +69,7 @@ class Runner:
         #: Per partition, records taken and not yet acked (committed, skipped or given away).
         self._unacked: dict[int, int] = {}
         self._acks: dict[int, Callable[[], None]] = {}
+        self._by_outcome: dict[str, Any] = {}
         # Seconds since all processed work was last committed, read at scrape time.
         metrics.commit_age.set_function(lambda: time.monotonic() - self._committed_at)
 
@@ -100,6 +101,8 @@ class Runner:
                 headers=header_list(message.headers),
             )
             await self.handle(record, self._acks[partition])
+            if self._failed:
+                return  # stopping: the rest is read again after the restart
 
     def _ack(self, partition: int) -> None:
         if partition in self._unacked:
@@ -131,7 +134,13 @@ class Runner:
             ack()  # the partition moved away: its new owner reads the record
             return
         self._position[record.partition] = record.offset + 1
-        self._metrics.records.labels(result.outcome).inc()
+        counter = self._by_outcome.get(result.outcome)
+        if counter is None:
+            # labels() takes a lock and builds a key each time: once per outcome is enough.
+            counter = self._by_outcome[result.outcome] = self._metrics.records.labels(
+                result.outcome
+            )
+        counter.inc()
         if result.outcome == "duplicate":
             self._metrics.duplicates.labels(result.source).inc()
         elif result.outcome == "dead_lettered":

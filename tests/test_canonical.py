@@ -415,3 +415,10 @@ def test_the_schema_refuses_a_traceparent_that_is_not_version_00() -> None:
     document["traceparent"] = "01-" + document["traceparent"][3:]
     with pytest.raises(jsonschema.ValidationError):
         validate(document)
+
+
+def test_with_provenance_is_with_origin_then_with_trace() -> None:
+    for replay in (False, True):
+        for trace in (TRACE, None):
+            both = canonical.with_trace(canonical.with_origin(EVENT, ORIGIN, replay=replay), trace)
+            assert canonical.with_provenance(EVENT, ORIGIN, replay=replay, trace=trace) == both
