@@ -36,10 +36,14 @@ def waiting(
     positions: Mapping[int, int], offsets: Mapping[int, PartitionOffsets]
 ) -> dict[int, int]:
     """Per partition with records to take, how many: from the runner's position once it has
-    one, else from where the partition resumes (committed offset or the log's start)."""
+    one, else from where the partition resumes (committed offset or the log's start). A
+    partition with neither a position nor a known committed offset is left out: nobody can say."""
     result: dict[int, int] = {}
     for partition, bounds in offsets.items():
-        start = max(positions.get(partition, bounds.start), bounds.low)
+        position = positions.get(partition)
+        if position is None and not bounds.committed_known:
+            continue
+        start = max(position if position is not None else bounds.start, bounds.low)
         if bounds.high > start:
             result[partition] = bounds.high - start
     return result
@@ -77,7 +81,8 @@ class Liveness:
 
     def probe(self) -> dict[int, int]:
         """Ask the broker how many records wait on the owned partitions (blocking)."""
-        return waiting(self._progress.positions(), self._offsets.read(self._progress.owned()))
+        owned = self._progress.owned()
+        return waiting(self._progress.positions(), self._offsets.read_available(owned))
 
     def verdict(self, now: float, waiting_records: Mapping[int, int]) -> WorkerStalled | None:
         """The error to stop with, or ``None`` while the worker is not stuck."""

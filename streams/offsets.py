@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import OFFSET_INVALID, Consumer, TopicPartition
+from confluent_kafka import OFFSET_INVALID, Consumer, KafkaException, TopicPartition
 
 _TIMEOUT_S = 10.0
 
@@ -24,6 +24,8 @@ class PartitionOffsets:
     #: The first offset still in the log, and the offset the next record will get.
     low: int
     high: int
+    #: False when the group's coordinator could not say (``committed`` is then meaningless).
+    committed_known: bool = True
 
     @property
     def start(self) -> int:
@@ -41,6 +43,16 @@ class GroupOffsets:
         self._lock = threading.Lock()
 
     def read(self, partitions: Iterable[int]) -> dict[int, PartitionOffsets]:
+        """Every partition's offsets, or ``KafkaException`` if any cannot be read."""
+        return self._read(partitions, partial=False)
+
+    def read_available(self, partitions: Iterable[int]) -> dict[int, PartitionOffsets]:
+        """The offsets the cluster can give now: a partition whose leader is away is left out,
+        and committed offsets are marked unknown while the group's coordinator is away (a
+        broker outage blinds a check for those partitions only, not for all)."""
+        return self._read(partitions, partial=True)
+
+    def _read(self, partitions: Iterable[int], *, partial: bool) -> dict[int, PartitionOffsets]:
         owned = sorted(partitions)
         if not owned:
             return {}
@@ -48,19 +60,30 @@ class GroupOffsets:
             if self._consumer is None:
                 self._consumer = Consumer(self._config)
             consumer = self._consumer
-            committed = {
-                tp.partition: tp.offset
-                for tp in consumer.committed(
-                    [TopicPartition(self._topic, p) for p in owned], timeout=_TIMEOUT_S
-                )
-            }
+            known = True
+            try:
+                committed = {
+                    tp.partition: tp.offset
+                    for tp in consumer.committed(
+                        [TopicPartition(self._topic, p) for p in owned], timeout=_TIMEOUT_S
+                    )
+                }
+            except KafkaException:
+                if not partial:
+                    raise
+                committed, known = {}, False
             result = {}
             for p in owned:
-                low, high = consumer.get_watermark_offsets(
-                    TopicPartition(self._topic, p), timeout=_TIMEOUT_S
-                )
+                try:
+                    low, high = consumer.get_watermark_offsets(
+                        TopicPartition(self._topic, p), timeout=_TIMEOUT_S
+                    )
+                except KafkaException:
+                    if not partial:
+                        raise
+                    continue
                 offset = committed.get(p, OFFSET_INVALID)
-                result[p] = PartitionOffsets(offset if offset >= 0 else None, low, high)
+                result[p] = PartitionOffsets(offset if offset >= 0 else None, low, high, known)
             return result
 
     def close(self) -> None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+from confluent_kafka import KafkaException
+
 from streams.liveness import Liveness, Progress, waiting
 from streams.offsets import GroupOffsets, PartitionOffsets
+from tests.support import new_topic
 
 
 def test_records_past_the_runners_position_are_waiting() -> None:
@@ -65,3 +69,32 @@ def test_time_spent_rebalancing_or_recovering_does_not_count() -> None:
     liveness = check(taken_at=0.0)
     liveness.note_busy(150.0)
     assert liveness.verdict(200.0, {0: 3}) is None
+
+
+def test_a_partition_with_no_position_and_no_known_commit_is_not_judged() -> None:
+    # The group's coordinator is away: where taking resumes is unknown, so nothing is claimed.
+    offsets = {0: PartitionOffsets(committed=None, low=0, high=8, committed_known=False)}
+    assert waiting({}, offsets) == {}
+
+
+def test_a_partition_with_a_position_is_judged_without_its_commit() -> None:
+    offsets = {0: PartitionOffsets(committed=None, low=0, high=8, committed_known=False)}
+    assert waiting({0: 5}, offsets) == {0: 3}
+
+
+@pytest.mark.kafka
+def test_the_check_reads_the_partitions_it_can_while_others_cannot_be_read(
+    kafka_bootstrap: str,
+) -> None:
+    # A partition the cluster cannot answer for (here: one that does not exist, as a partition
+    # whose leader is down answers during an outage) no longer blinds the check for the others.
+    topic = new_topic(kafka_bootstrap, partitions=1)
+    offsets = GroupOffsets({"bootstrap.servers": kafka_bootstrap}, "liveness-partial", topic)
+    try:
+        with pytest.raises(KafkaException):
+            offsets.read({0, 7})
+        available = offsets.read_available({0, 7})
+    finally:
+        offsets.close()
+    assert set(available) == {0}
+    assert available[0].committed_known
