@@ -352,7 +352,8 @@ def worker_row(run: Run, row: WorkerRow, round_no: int) -> dict[str, Any]:
         ready_s = time.monotonic() - started
         reader = Reader(run.bootstrap, settings.topics.canonical.name, run.events)
         pids = [p.process.pid for p in processes if p.process is not None]
-        cpu_before = sum(cpu_seconds(pid) for pid in pids)
+        cpu_before = [cpu_seconds(pid) for pid in pids]
+        window_start = time.monotonic()
         broker_before = cpu_seconds(run.broker_pid) if run.broker_pid else 0.0
         filling = time.monotonic()
         per_partition = fill(run.bootstrap, settings.topics.raw.name, run.records)
@@ -371,7 +372,9 @@ def worker_row(run: Run, row: WorkerRow, round_no: int) -> dict[str, Any]:
                     f"{row.key}: {seen} of {run.events} events, none for 120 s:\n"
                     + tail(run, processes[0])
                 )
-        cpu = sum(cpu_seconds(pid) for pid in pids) - cpu_before
+        spent = [cpu_seconds(pid) - before for pid, before in zip(pids, cpu_before, strict=True)]
+        window = time.monotonic() - window_start
+        cpu = sum(spent)
         broker_cpu = cpu_seconds(run.broker_pid) - broker_before if run.broker_pid else None
         assert reader.first is not None
         first, first_count = reader.first
@@ -387,6 +390,9 @@ def worker_row(run: Run, row: WorkerRow, round_no: int) -> dict[str, Any]:
             # The raw records are produced faster than any worker takes them (or this says not).
             "fill_s": fill_s,
             "cpu_us_per_event": cpu / run.events * 1e6,
+            # Per process: CPU seconds from the fill's start to the last event, and that window.
+            "cpu_s": spent,
+            "cpu_window_s": window,
             "broker_cpu_us_per_event": (
                 broker_cpu / run.events * 1e6 if broker_cpu is not None else None
             ),
