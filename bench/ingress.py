@@ -64,6 +64,7 @@ sys.path.insert(0, str(ROOT))
 from hookgate.kafka_local import LocalKafka  # noqa: E402
 from hookgate.topics import ensure  # noqa: E402
 from schemas import config  # noqa: E402
+from tests.support import free_ports  # noqa: E402
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # noqa: S105 - a test secret
 FAL_KEY = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"hookgate bench fal").digest())
@@ -179,19 +180,6 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-
-
-def free_ports(count: int) -> list[int]:
-    import socket
-
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def ensure_wrk() -> None:
