@@ -272,6 +272,10 @@ class WorkerSettings(BaseModel):
     #: Records waiting on an owned partition and none taken for this long (rebalancing and
     #: table recovery not counted): the worker stops with an error for a restart. 0: never.
     stall_timeout_s: Annotated[int, Between(0, 86_400)] = 60
+    #: Copies of each de-duplication table partition kept warm by other worker processes:
+    #: a moved partition then needs no full changelog read, but every worker replays the
+    #: others' state writes (CPU per event 2.4x with two workers, measured in bench/README.md).
+    standby_replicas: Annotated[int, Between(0, 10)] = 0
 
     @field_validator("type_prefix")
     @classmethod

@@ -84,6 +84,7 @@ def create_app(
         consumer_auto_offset_reset="earliest",
         # A partition's fetch must hold the largest record a source can cause.
         consumer_max_fetch_size=settings.max_record_bytes,
+        table_standby_replicas=worker.standby_replicas,
     )
     app.raw_topic_name = raw.name
 

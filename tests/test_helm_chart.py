@@ -150,6 +150,7 @@ def test_the_workers_guarantee_commit_and_liveness_values_reach_its_config() -> 
             "commitIntervalMs": 250,
             "stateExpiryIntervalSeconds": 120,
             "stallTimeoutSeconds": 90,
+            "standbyReplicas": 1,
         }
     }
     worker = config_file(render(PRODUCTION, values=values))["worker"]
@@ -158,7 +159,8 @@ def test_the_workers_guarantee_commit_and_liveness_values_reach_its_config() -> 
         worker["commit_interval_ms"],
         worker["state_expiry_interval_s"],
         worker["stall_timeout_s"],
-    ) == ("at_least_once", 250, 120, 90)
+        worker["standby_replicas"],
+    ) == ("at_least_once", 250, 120, 90, 1)
 
 
 def test_a_guarantee_the_worker_does_not_know_is_refused_at_template_time() -> None:

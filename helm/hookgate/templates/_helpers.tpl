@@ -144,7 +144,8 @@ app.kubernetes.io/component: {{ .component }}
     "guarantee" .Values.worker.guarantee
     "commit_interval_ms" .Values.worker.commitIntervalMs
     "state_expiry_interval_s" .Values.worker.stateExpiryIntervalSeconds
-    "stall_timeout_s" .Values.worker.stallTimeoutSeconds)
+    "stall_timeout_s" .Values.worker.stallTimeoutSeconds
+    "standby_replicas" .Values.worker.standbyReplicas)
   "tracing" (include "hookgate.tracingConfig" .Values.tracing | fromYaml)
   "sources" $sources }}
 {{- toYaml $config }}
