@@ -28,6 +28,7 @@ from confluent_kafka.cimpl import NewTopic  # admin/__init__ uses it but does no
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from hookgate.topics import ensure
 from ingress.schemes.standard_webhooks import decode_secret, sign
 from schemas import config, jsoncodec, published
 from streams.liveness import EXIT_STALLED
@@ -199,6 +200,10 @@ class Stack:
         self._lock = threading.RLock()
         self._modules: dict[str, str] = {}
         self._supervisor: threading.Thread | None = None
+
+    def ensure_topics(self) -> None:
+        """Create the stack's topics as ``hookgate topics ensure`` does (in this process)."""
+        ensure(self.settings, progress=lambda line: None)
 
     @property
     def url(self) -> str:
@@ -404,12 +409,24 @@ def canonical_ids(messages: list[Message]) -> list[str]:
 
 @contextlib.contextmanager
 def running(stack: Stack, *roles: str) -> Iterator[Stack]:
+    """``hookgate {role}`` for each of ``roles``; every process of the stack stopped at the end."""
     try:
         for role in roles:
             stack.start(role)
         yield stack
     finally:
         stack.stop_all()
+
+
+@contextlib.contextmanager
+def serving(stack: Stack, *roles: str, ready_timeout: float = 60) -> Iterator[Stack]:
+    """The stack's topics ensured, ``roles`` running, and the ingress ready if it is one of them:
+    how most tests of the running stack begin."""
+    stack.ensure_topics()
+    with running(stack, *roles):
+        if "ingress" in roles:
+            stack.wait_ingress_ready(ready_timeout)
+        yield stack
 
 
 def new_topic(bootstrap: str, partitions: int = 1) -> str:

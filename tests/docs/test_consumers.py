@@ -20,7 +20,6 @@ import pytest
 from confluent_kafka import Producer
 
 from hookgate.timespec import iso
-from hookgate.topics import ensure
 from schemas import canonical
 from tests import REPO
 from tests.support import Stack, hookgate
@@ -71,7 +70,7 @@ class Runs:
 @pytest.fixture(scope="module")
 def runs(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Runs:
     stack = Stack(kafka_bootstrap, tmp_path_factory.mktemp("consumer-docs"))
-    ensure(stack.settings, progress=lambda line: None)
+    stack.ensure_topics()
     topic = stack.settings.topics.canonical.name
     start = int(time.time() * 1000) - 1000
     producer = Producer({"bootstrap.servers": kafka_bootstrap, "acks": "all"})

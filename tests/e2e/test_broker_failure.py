@@ -32,7 +32,6 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.admin._config import ConfigResource
 
 from hookgate.kafka_local import LocalKafkaCluster
-from hookgate.topics import ensure
 from tests.support import Stack, canonical_ids, free_ports, read_canonical, running, wait_until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.cluster]
@@ -190,7 +189,7 @@ def _scenario(cluster: LocalKafkaCluster, tmp_path_factory: pytest.TempPathFacto
         # redoes the work from the last commit once restarted, as its supervisor does.
         restart_failed=True,
     )
-    ensure(stack.settings, progress=lambda line: None)
+    stack.ensure_topics()
     topics = [stack.settings.topics.raw.name, stack.settings.topics.canonical.name]
     admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
     metadata = admin.list_topics(timeout=10)

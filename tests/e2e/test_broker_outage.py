@@ -10,9 +10,8 @@ import httpx
 import pytest
 
 from hookgate.kafka_local import LocalKafka
-from hookgate.topics import ensure
 from schemas import raw as raw_format
-from tests.support import Stack, free_ports, read_all, running, wait_until
+from tests.support import Stack, free_ports, read_all, serving, wait_until
 
 pytestmark = pytest.mark.kafka
 
@@ -36,9 +35,7 @@ def test_broker_down_gives_503_and_the_ingress_recovers_when_it_returns(
     broker: LocalKafka, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     stack = Stack(broker.bootstrap, tmp_path_factory.mktemp("outage"), delivery_timeout_ms=2000)
-    ensure(stack.settings, progress=lambda line: None)
-    with running(stack, "ingress"):
-        stack.wait_ingress_ready()
+    with serving(stack, "ingress"):
         assert stack.post(BODY, event_id="msg_before").status_code == 200
 
         broker.stop()

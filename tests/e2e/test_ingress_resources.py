@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import Stack, running
+from tests.support import Stack, serving
 
 pytestmark = pytest.mark.kafka
 
@@ -48,7 +48,6 @@ def rss(pid: int, field: str = "VmRSS") -> int:
 
 @pytest.fixture(scope="module")
 def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    from hookgate.topics import ensure
 
     stack = Stack(
         kafka_bootstrap,
@@ -58,9 +57,7 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
             "max_body_bytes_in_flight": IN_FLIGHT_CAP,
         },
     )
-    ensure(stack.settings, progress=lambda line: None)
-    with running(stack, "ingress"):
-        stack.wait_ingress_ready()
+    with serving(stack, "ingress"):
         yield stack
 
 

@@ -11,7 +11,6 @@ import pytest
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.admin._config import ConfigResource
 
-from hookgate.topics import ensure
 from schemas import config
 from tests.support import SECRET, Stack, read_canonical, wait_until
 
@@ -60,7 +59,7 @@ def big_run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> I
             }
         ],
     )
-    ensure(stack.settings, progress=lambda line: None)
+    stack.ensure_topics()
     try:
         stack.start("ingress")
         stack.start("worker")

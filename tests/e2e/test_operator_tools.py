@@ -21,7 +21,6 @@ from confluent_kafka import ConsumerGroupTopicPartitions, Message, TopicPartitio
 from confluent_kafka.admin import AdminClient
 
 from hookgate.timespec import iso
-from hookgate.topics import ensure
 from schemas import canonical
 from tests.support import Stack, canonical_ids, hookgate, read_all, wait_until
 
@@ -103,7 +102,7 @@ def replay_run(
     kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ReplayRun]:
     stack = Stack(kafka_bootstrap, tmp_path_factory.mktemp("replay-cli"))
-    ensure(stack.settings, progress=lambda line: None)
+    stack.ensure_topics()
     run = ReplayRun(
         stack, [f"msg_before_{i}" for i in range(3)], [f"msg_after_{i}" for i in range(3)]
     )
@@ -263,7 +262,7 @@ def redrive_run(
     kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RedriveRun]:
     stack = Stack(kafka_bootstrap, tmp_path_factory.mktemp("redrive-cli"))
-    ensure(stack.settings, progress=lambda line: None)
+    stack.ensure_topics()
     run = RedriveRun(stack)
     dlq = stack.settings.topics.dead_letter.name
     try:

@@ -24,7 +24,7 @@ from tests.support import (
     canonical_ids,
     read_all,
     read_canonical,
-    running,
+    serving,
     wait_until,
 )
 
@@ -33,7 +33,6 @@ pytestmark = pytest.mark.kafka
 
 @pytest.fixture(scope="module")
 def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    from hookgate.topics import ensure
 
     stack = Stack(
         kafka_bootstrap,
@@ -50,9 +49,7 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         ],
         raw_topic_config={"max.message.bytes": "1048588"},
     )
-    ensure(stack.settings, progress=lambda line: None)
-    with running(stack, "ingress", "worker"):
-        stack.wait_ingress_ready()
+    with serving(stack, "ingress", "worker"):
         # Warm-up: the worker is ready once an event makes it all the way through.
         warm = stack.post(envelope("warm.up", "w-0"), event_id="msg_warmup")
         assert warm.status_code == 200, warm.text

@@ -20,10 +20,9 @@ from cloudevents.v1.kafka import KafkaMessage, from_binary
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from hookgate.topics import ensure
 from schemas import published
 from schemas.canonical import rfc3339
-from tests.support import Stack, read_canonical, running, wait_until
+from tests.support import Stack, read_canonical, serving, wait_until
 
 pytestmark = pytest.mark.kafka
 
@@ -52,9 +51,7 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
             {"name": "svix", "provider": "svix", "secrets": [SVIX_SECRET]},
         ],
     )
-    ensure(stack.settings, progress=lambda line: None)
-    with running(stack, "ingress", "worker"):
-        stack.wait_ingress_ready()
+    with serving(stack, "ingress", "worker"):
         yield stack
 
 

@@ -8,8 +8,7 @@ import pytest
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from hookgate.topics import ensure
-from tests.support import Stack, canonical_ids, read_canonical, running, wait_until
+from tests.support import Stack, canonical_ids, read_canonical, running, serving, wait_until
 
 pytestmark = pytest.mark.kafka
 
@@ -24,10 +23,8 @@ def test_an_offset_reset_re_emits_every_event_once_more_and_still_drops_retries(
     kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     stack = Stack(kafka_bootstrap, tmp_path_factory.mktemp("replay"))
-    ensure(stack.settings, progress=lambda line: None)
     ids = [f"msg_replay_{i}" for i in range(5)]
-    with running(stack, "ingress", "worker"):
-        stack.wait_ingress_ready()
+    with serving(stack, "ingress", "worker"):
         for event_id in ids:
             assert stack.post(body(event_id), event_id=event_id).status_code == 200
         # A sender's retry: dropped the first time, and must stay dropped in the replay.
@@ -69,9 +66,7 @@ def test_a_restarted_worker_still_drops_retries_of_events_emitted_before_the_res
     kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     stack = Stack(kafka_bootstrap, tmp_path_factory.mktemp("restart"))
-    ensure(stack.settings, progress=lambda line: None)
-    with running(stack, "ingress", "worker"):
-        stack.wait_ingress_ready()
+    with serving(stack, "ingress", "worker"):
         assert stack.post(body("job_1"), event_id="msg_before_restart").status_code == 200
         wait_until(lambda: canonical_ids(read_canonical(stack)), 90, "the first event")
         assert stack.stop("worker") == 0

@@ -14,8 +14,7 @@ import pytest
 from confluent_kafka import Consumer, KafkaException
 
 from hookgate.tail import tail
-from hookgate.topics import ensure
-from tests.support import Stack, running
+from tests.support import Stack, serving
 from tests.tls import SaslSsl
 
 pytestmark = pytest.mark.kafka
@@ -54,9 +53,7 @@ def test_a_signed_delivery_comes_out_canonical_through_sasl_and_tls_only(
         tmp_path,
         kafka_client=client_settings(kafka_sasl_ssl, "kafka-password"),
     )
-    ensure(stack.settings, progress=lambda line: None)
-    with running(stack, "ingress", "worker"):
-        stack.wait_ingress_ready(timeout=90)
+    with serving(stack, "ingress", "worker", ready_timeout=90):
         body = json.dumps(
             {"type": "invoice.paid", "timestamp": "2026-11-27T10:00:00Z", "data": {"id": "i_1"}}
         ).encode()

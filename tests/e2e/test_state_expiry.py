@@ -10,9 +10,8 @@ from collections.abc import Iterator
 import pytest
 from confluent_kafka import Producer
 
-from hookgate.topics import ensure
 from schemas.raw import RawDelivery
-from tests.support import Stack, read_all, running, wait_until
+from tests.support import Stack, read_all, serving, wait_until
 
 pytestmark = pytest.mark.kafka
 
@@ -41,8 +40,7 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         raw_partitions=1,
         worker_settings={"dedup_horizon_s": 1, "state_expiry_interval_s": 1},
     )
-    ensure(stack.settings, progress=lambda line: None)
-    with running(stack, "worker"):
+    with serving(stack, "worker"):
         yield stack
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import Stack, canonical_ids, read_canonical, running, wait_until
+from tests.support import Stack, canonical_ids, read_canonical, serving, wait_until
 
 pytestmark = pytest.mark.kafka
 
@@ -24,14 +24,11 @@ BODY = b'{"type": "invoice.paid", "timestamp": "2026-11-27T10:00:00Z", "data": {
 
 @pytest.fixture(scope="module")
 def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    from hookgate.topics import ensure
 
     stack = Stack(
         kafka_bootstrap, tmp_path_factory.mktemp("spans"), tracing={"exporter": "console"}
     )
-    ensure(stack.settings, progress=lambda line: None)
-    with running(stack, "ingress", "worker"):
-        stack.wait_ingress_ready()
+    with serving(stack, "ingress", "worker"):
         response = stack.post(
             BODY, event_id="msg_spans", extra_headers={"traceparent": TRACEPARENT}
         )

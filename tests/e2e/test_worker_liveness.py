@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import pytest
 
-from hookgate.topics import ensure
 from streams.liveness import EXIT_STALLED
 from tests.support import Stack, canonical_ids, read_canonical, wait_until
 
@@ -37,7 +36,7 @@ def stall_run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) ->
         # This test plays the supervisor itself, to see the exit.
         restart_stalled=False,
     )
-    ensure(stack.settings, progress=lambda line: None)
+    stack.ensure_topics()
     sent = [f"msg_stall_{i}" for i in range(4)]
     try:
         stack.start("ingress")

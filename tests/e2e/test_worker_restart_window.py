@@ -16,7 +16,6 @@ import time
 
 import pytest
 
-from hookgate.topics import ensure
 from tests.support import Stack, canonical_ids, read_canonical, wait_until
 
 pytestmark = pytest.mark.kafka
@@ -35,7 +34,7 @@ def test_records_sent_during_a_start_after_recovery_all_come_out(
         worker_settings={"stall_timeout_s": 0},
         restart_stalled=False,
     )
-    ensure(stack.settings, progress=lambda line: None)
+    stack.ensure_topics()
     try:
         stack.start("ingress")
         stack.start("worker")

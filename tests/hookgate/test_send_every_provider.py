@@ -8,10 +8,9 @@ from collections.abc import Iterator
 import pytest
 
 from hookgate.send import send
-from hookgate.topics import ensure
 from ingress.providers import PROVIDERS
 from schemas import raw as raw_format
-from tests.support import PROVIDER_SIGNING_KEYS, PROVIDER_SOURCES, Stack, read_all, running
+from tests.support import PROVIDER_SIGNING_KEYS, PROVIDER_SOURCES, Stack, read_all, serving
 
 pytestmark = pytest.mark.kafka
 
@@ -32,9 +31,7 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
             for name, settings in SOURCES.items()
         ],
     )
-    ensure(stack.settings, progress=lambda line: None)
-    with running(stack, "ingress"):
-        stack.wait_ingress_ready()
+    with serving(stack, "ingress"):
         yield stack
 
 

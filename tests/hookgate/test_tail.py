@@ -9,7 +9,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from hookgate.topics import ensure
 from tests.support import Stack, hookgate
 
 pytestmark = pytest.mark.kafka
@@ -21,7 +20,7 @@ TAIL_NEW = [sys.executable, "-m", "hookgate", "tail", "raw", "--max", "1", "--js
 @pytest.fixture(scope="module")
 def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     stack = Stack(kafka_bootstrap, tmp_path_factory.mktemp("tail"))
-    ensure(stack.settings, progress=lambda line: None)
+    stack.ensure_topics()
     try:
         stack.start("ingress")
         stack.wait_ingress_ready()

@@ -18,7 +18,6 @@ from typing import Any
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from standardwebhooks.webhooks import Webhook
 from starlette.applications import Starlette
 
@@ -30,6 +29,7 @@ from ingress.schemes.standard_webhooks import StandardWebhooksVerifier, decode_s
 from ingress.server import DirectRoutes
 from schemas import raw, tracecontext
 from schemas.config import Settings, parse
+from tests.asgi import client_of, metric
 from tests.fakes import FakeProducer
 
 SECRET_TEXT = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -73,27 +73,13 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-def producer() -> FakeProducer:
-    return FakeProducer()
-
-
-@pytest.fixture
 def app(producer: FakeProducer) -> Starlette:
     return create_app(settings(), producer=producer, clock=lambda: FIXED)
 
 
-@pytest.fixture(params=["starlette", "served"])
-async def client(
-    app: Starlette, request: pytest.FixtureRequest
-) -> AsyncIterator[httpx.AsyncClient]:
-    served = app if request.param == "starlette" else DirectRoutes(app)
-    # ASGITransport does not send lifespan events: run the app's lifespan around the client.
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=served), base_url="http://hookgate"
-        ) as c,
-    ):
+@pytest.fixture
+async def client(app: Starlette, served: bool) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_of(app, served=served) as c:
         yield c
 
 
@@ -121,15 +107,6 @@ async def post(
     return await client.post(
         f"/webhooks/{source}", content=body, headers=signed(body) if headers is None else headers
     )
-
-
-async def metric(client: httpx.AsyncClient, name: str, **labels: str) -> float | None:
-    text = (await client.get("/metrics")).text
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                return sample.value
-    return None
 
 
 # --- accepted deliveries -----------------------------------------------------------------------

@@ -19,7 +19,7 @@ from ingress.app import create_app
 from ingress.schemes.standard_webhooks import decode_secret, sign
 from ingress.server import DirectRoutes
 from schemas.config import ConfigError, parse
-from tests.fakes import FakeProducer
+from tests.fakes import FakeProducer, settle
 
 SECRET_TEXT = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 NOW = 1_795_000_000
@@ -102,16 +102,6 @@ class Exchange:
         headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}
         body = b"".join(m.get("body", b"") for m in self.sent if m["type"] == "http.response.body")
         return start["status"], headers, json.loads(body)
-
-
-async def settle() -> None:
-    for _ in range(5):
-        await asyncio.sleep(0)
-
-
-@pytest.fixture(params=["starlette", "served"])
-def served(request: pytest.FixtureRequest) -> bool:
-    return bool(request.param == "served")
 
 
 # --- a body that stops arriving -------------------------------------------------------------

@@ -36,7 +36,7 @@ from ingress.providers import configure_sources
 from schemas.config import Settings, parse
 from tests.fakes import FakeProducer
 from tests.fuzz import PROFILE
-from tests.support import PROVIDER_SOURCES, Stack, running
+from tests.support import PROVIDER_SOURCES, Stack, serving
 
 #: One source per provider, named after it.
 EVERY_PROVIDER = [{"name": name, "provider": name, **c} for name, c in PROVIDER_SOURCES.items()]
@@ -128,12 +128,9 @@ def header_names(settings: Settings) -> list[str]:
 
 @pytest.fixture(scope="module")
 def live(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    from hookgate.topics import ensure
 
     stack = Stack(kafka_bootstrap, tmp_path_factory.mktemp("openapi"), extra_sources=EVERY_PROVIDER)
-    ensure(stack.settings, progress=lambda line: None)
-    with running(stack, "ingress"):
-        stack.wait_ingress_ready()
+    with serving(stack, "ingress"):
         yield stack
 
 

@@ -182,8 +182,8 @@ def test_a_receive_time_that_is_not_an_integer_is_refused(value: bytes) -> None:
 
 
 def test_a_receive_time_after_the_year_9999_is_refused() -> None:
-    # Found by tests/ingress/test_properties.py: the canonical event's time fell back to it and raised
-    # ValueError, which is no StreamError.
+    # Found by tests/streams/test_properties.py: the canonical event's time fell back to it and
+    # raised ValueError, which is no StreamError.
     late = str(raw.LATEST_MS + 1).encode()
     with pytest.raises(RawRecordError, match=Header.RECEIVED_AT):
         raw.decode(DELIVERY.key, DELIVERY.body, headers_with(Header.RECEIVED_AT, late))

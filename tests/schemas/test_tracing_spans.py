@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import httpx
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
@@ -22,6 +21,7 @@ from ingress.schemes.standard_webhooks import decode_secret, sign
 from schemas import canonical, otel, telemetry
 from schemas.config import TracingSettings, parse
 from streams.pipeline import RawRecord, Stage
+from tests.asgi import client_of
 from tests.fakes import FakeProducer
 
 SECRET_TEXT = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -76,10 +76,8 @@ async def deliver(headers: dict[str, str], tracing: TracingSettings | None = Non
         clock=lambda: float(NOW),
         tracer=otel.start(tracing, "ingress", ingress_spans),
     )
-    async with (
-        app.router.lifespan_context(app),  # its end exports the ingress's spans
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://h") as client,
-    ):
+    # The end of the app's lifespan (client_of runs it) exports the ingress's spans.
+    async with client_of(app, base_url="http://h") as client:
         response = await client.post("/webhooks/demo", content=BODY, headers=headers)
     event = None
     if producer.produced:

@@ -23,7 +23,8 @@ from streams.metrics import WorkerMetrics
 from streams.pipeline import RawRecord, Stage
 from streams.runner import Runner
 from streams.state import DedupState, StateWriteFailed
-from tests.streams.test_stage import (
+from tests.fakes import AutoAckEmitter, HandEmitter, Sent, settle
+from tests.streams.records import (
     CANONICAL_TOPIC,
     DLQ_TOPIC,
     HORIZON_S,
@@ -31,7 +32,6 @@ from tests.streams.test_stage import (
     poison,
     record,
 )
-from tests.streams.test_state import AutoAckEmitter, HandEmitter, Sent, settle
 
 CHANGELOG = "t-dedup-changelog"
 

@@ -1,14 +1,14 @@
 """streams.exactly_once.Transactions on the real broker: what read_committed consumers see.
 
 Each test owns fresh topics and a fresh group. The state writer is a stand-in that acknowledges
-at once (state durability is specified in tests/streams/test_state.py); everything else is real Kafka.
+at once (state durability is specified in tests/streams/test_state.py); everything else is real
+Kafka.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
@@ -19,23 +19,10 @@ from streams.exactly_once import TransactionFailed, Transactions
 from streams.metrics import WorkerMetrics
 from streams.pipeline import Output, RawRecord
 from streams.state import DedupState
+from tests.fakes import AutoAckEmitter
 from tests.support import read_all, wait_until
 
 pytestmark = pytest.mark.kafka
-
-
-class InstantWriter:
-    async def emit(
-        self,
-        topic: str,
-        key: bytes | None,
-        value: bytes | None,
-        headers: list[tuple[str, bytes]],
-        on_done: Callable[[BaseException | None], None],
-        *,
-        partition: int | None = None,
-    ) -> None:
-        on_done(None)
 
 
 class Setup:
@@ -51,7 +38,7 @@ class Setup:
             future.result(30)
 
     def transactions(self) -> Transactions:
-        state = DedupState({}, InstantWriter(), f"{self.group}-changelog", 3_600_000)
+        state = DedupState({}, AutoAckEmitter(), f"{self.group}-changelog", 3_600_000)
 
         def refused(record: RawRecord, error: RecordRefused) -> Output:
             return Output(self.out, record.key, b"refused", [], dead_letter=True)

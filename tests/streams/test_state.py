@@ -7,8 +7,7 @@ the test acknowledges (or fails) by hand. The real changelog is covered by the K
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -16,69 +15,11 @@ import pytest
 
 from streams.dedup import Seen
 from streams.state import DedupState, StateWriteFailed
+from tests.fakes import AutoAckEmitter, HandEmitter, settle
 
 CHANGELOG = "t-dedup-changelog"
 HORIZON_MS = 3_600_000
 T0_MS = 1_795_000_000_000
-
-
-@dataclass
-class Sent:
-    topic: str
-    key: bytes | None
-    value: bytes | None
-    headers: list[tuple[str, bytes]]
-    on_done: Callable[[BaseException | None], None]
-    partition: int | None
-    acknowledged: bool = False
-
-    def succeed(self) -> None:
-        self.acknowledged = True
-        self.on_done(None)
-
-    def fail(self, error: BaseException) -> None:
-        self.on_done(error)
-
-
-@dataclass
-class HandEmitter:
-    """Stands in for streams.emitter.Emitter: records each send; the test acknowledges it."""
-
-    sent: list[Sent] = field(default_factory=list)
-
-    async def emit(
-        self,
-        topic: str,
-        key: bytes | None,
-        value: bytes | None,
-        headers: Sequence[tuple[str, bytes]],
-        on_done: Callable[[BaseException | None], None],
-        *,
-        partition: int | None = None,
-    ) -> None:
-        self.sent.append(Sent(topic, key, value, list(headers), on_done, partition))
-
-    @property
-    def last(self) -> Sent:
-        return self.sent[-1]
-
-
-@dataclass
-class AutoAckEmitter(HandEmitter):
-    """A writer whose every write is acknowledged as soon as it is sent."""
-
-    async def emit(
-        self,
-        topic: str,
-        key: bytes | None,
-        value: bytes | None,
-        headers: Sequence[tuple[str, bytes]],
-        on_done: Callable[[BaseException | None], None],
-        *,
-        partition: int | None = None,
-    ) -> None:
-        await super().emit(topic, key, value, headers, on_done, partition=partition)
-        on_done(None)
 
 
 @dataclass
@@ -93,12 +34,6 @@ def harness() -> Harness:
     store: dict[bytes, object] = {}
     writer = HandEmitter()
     return Harness(DedupState(store, writer, CHANGELOG, HORIZON_MS), store, writer)
-
-
-async def settle() -> None:
-    """Let every task that can run, run (no clock involved)."""
-    for _ in range(5):
-        await asyncio.sleep(0)
 
 
 # --- put ---------------------------------------------------------------------------------------

@@ -13,8 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,7 +27,6 @@ from openai.types.webhooks import ResponseCompletedWebhookEvent
 from replicate.webhook import InvalidSignatureError, Webhooks, WebhookSigningSecret
 
 from hookgate.send import sample_payload
-from ingress.app import create_app
 from ingress.errors import (
     MissingHeader,
     MissingSignature,
@@ -44,8 +42,8 @@ from schemas import raw
 from schemas.canonical import DEFAULT_TYPE_PREFIX, rfc3339
 from schemas.config import ConfigError, SourceSettings, parse
 from streams.normalizers import normalize
+from tests.asgi import ingress_for, metric
 from tests.fakes import FakeProducer
-from tests.ingress.test_http import metric
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # the spec's vector secret
 OLD_SECRET = "whsec_" + base64.b64encode(b"the previous secret, now rotated").decode()
@@ -109,19 +107,10 @@ def flip(body: bytes, index: int = -3) -> bytes:
 # --- over HTTP: library-signed deliveries in, raw records out ----------------------------------
 
 
-@asynccontextmanager
-async def ingress(
+def ingress(
     sources: list[dict[str, Any]],
-) -> AsyncIterator[tuple[httpx.AsyncClient, FakeProducer]]:
-    producer = FakeProducer()
-    settings = parse({"topics": {"raw": "t.raw"}, "sources": sources}, env={})
-    app = create_app(settings, producer=producer, clock=lambda: float(NOW))
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://hookgate") as client,
-    ):
-        yield client, producer
+) -> AbstractAsyncContextManager[tuple[httpx.AsyncClient, FakeProducer]]:
+    return ingress_for(sources, now=float(NOW))
 
 
 def family_sources() -> list[dict[str, Any]]:

@@ -10,15 +10,14 @@ import hashlib
 import hmac
 import random
 import string
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import httpx
 import pytest
 
 from hookgate.send import sample_payload
-from ingress.app import create_app
 from ingress.errors import IngressError, MalformedHeader, MissingSignature, SignatureMismatch
 from ingress.providers import ConfiguredSource, configure_sources
 from ingress.providers.base import Outgoing
@@ -26,6 +25,7 @@ from ingress.schemes.base import Verifier, body_digest_id
 from ingress.schemes.body_hmac import GITHUB, PAGERDUTY, SHOPIFY, BodyHmacVerifier, sign
 from schemas import raw
 from schemas.config import ConfigError, parse
+from tests.asgi import ingress_for
 from tests.fakes import FakeProducer
 
 # GitHub's documented test values ("Validating webhook deliveries").
@@ -409,21 +409,12 @@ def test_github_signer_names_the_event_push_or_ping() -> None:
 # --- over HTTP ----------------------------------------------------------------------------------
 
 
-@asynccontextmanager
-async def ingress() -> AsyncIterator[tuple[httpx.AsyncClient, FakeProducer]]:
+def ingress() -> AbstractAsyncContextManager[tuple[httpx.AsyncClient, FakeProducer]]:
     sources = [
         {"name": p, "provider": p, "secrets": [OLD_SECRET, SECRET]}
         for p in ("github", "pagerduty", "shopify")
     ]
-    producer = FakeProducer()
-    settings = parse({"topics": {"raw": "t.raw"}, "sources": sources}, env={})
-    app = create_app(settings, producer=producer, clock=lambda: float(NOW))
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://hookgate") as client,
-    ):
-        yield client, producer
+    return ingress_for(sources, now=float(NOW))
 
 
 @pytest.mark.parametrize(("provider", "body", "headers", "event_id"), PLAYED, ids=IDS)

@@ -40,6 +40,7 @@ from ingress.schemes import jwks as jwks_module
 from ingress.schemes.fal import FalVerifier, JwksKeys, decode_public_key, parse_jwks, sign
 from schemas import raw
 from schemas.config import ConfigError, FalSource, parse
+from tests.asgi import client_of
 from tests.fakes import FakeProducer
 from tests.fuzz import EVERY_OUTCOME, mutate, outcome
 
@@ -700,11 +701,6 @@ def test_a_jwks_with_too_many_keys_is_refused() -> None:
 
 
 @pytest.fixture
-def producer() -> FakeProducer:
-    return FakeProducer()
-
-
-@pytest.fixture
 async def client(producer: FakeProducer) -> AsyncIterator[httpx.AsyncClient]:
     settings = parse(
         {
@@ -714,11 +710,7 @@ async def client(producer: FakeProducer) -> AsyncIterator[httpx.AsyncClient]:
         env={},
     )
     app = create_app(settings, producer=producer, clock=lambda: float(NOW))
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://hookgate") as c,
-    ):
+    async with client_of(app) as c:
         yield c
 
 

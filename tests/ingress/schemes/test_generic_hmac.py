@@ -33,6 +33,7 @@ from ingress.schemes.base import Verifier, body_digest_id
 from ingress.schemes.generic_hmac import EventIdRule, parse_pointer, resolve
 from schemas import raw
 from schemas.config import ConfigError, parse
+from tests.asgi import client_of
 from tests.fakes import FakeProducer
 from tests.fuzz import EVERY_OUTCOME, mutate, outcome
 
@@ -640,11 +641,6 @@ def test_send_without_a_secret_is_a_value_error() -> None:
 
 
 @pytest.fixture
-def producer() -> FakeProducer:
-    return FakeProducer()
-
-
-@pytest.fixture
 async def client(producer: FakeProducer) -> AsyncIterator[httpx.AsyncClient]:
     sources = [
         {"name": "keyed", "provider": "api-key", "secrets": [API_KEY], "event_id_pointer": "/id"},
@@ -673,10 +669,7 @@ async def client(producer: FakeProducer) -> AsyncIterator[httpx.AsyncClient]:
     ]
     settings = parse({"sources": sources}, env={})
     app = create_app(settings, producer=producer, clock=lambda: float(NOW))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hookgate") as c,
-    ):
+    async with client_of(app) as c:
         yield c
 
 

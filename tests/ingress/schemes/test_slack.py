@@ -8,8 +8,7 @@ from __future__ import annotations
 import json
 import random
 import string
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import httpx
@@ -17,7 +16,6 @@ import pytest
 from slack_sdk.signature import Clock, SignatureVerifier
 
 from hookgate.send import sample_payload
-from ingress.app import create_app
 from ingress.errors import (
     IngressError,
     MalformedHeader,
@@ -33,6 +31,7 @@ from ingress.schemes.base import Verifier, body_digest_id
 from ingress.schemes.slack import SlackVerifier, sign
 from schemas import raw
 from schemas.config import ConfigError, parse
+from tests.asgi import ingress_for
 from tests.fakes import FakeProducer
 from tests.fuzz import EVERY_OUTCOME, mutate, outcome
 
@@ -297,18 +296,9 @@ def test_kept_headers_are_the_signed_ones() -> None:
 # --- over HTTP ----------------------------------------------------------------------------------
 
 
-@asynccontextmanager
-async def ingress() -> AsyncIterator[tuple[httpx.AsyncClient, FakeProducer]]:
+def ingress() -> AbstractAsyncContextManager[tuple[httpx.AsyncClient, FakeProducer]]:
     sources = [{"name": "slack-app", "provider": "slack", "secrets": [SECRET]}]
-    producer = FakeProducer()
-    settings = parse({"topics": {"raw": "t.raw"}, "sources": sources}, env={})
-    app = create_app(settings, producer=producer, clock=lambda: float(NOW))
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://hookgate") as client,
-    ):
-        yield client, producer
+    return ingress_for(sources, now=float(NOW))
 
 
 async def test_an_event_signed_by_slack_sdk_is_accepted_and_produced() -> None:

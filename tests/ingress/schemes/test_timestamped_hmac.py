@@ -12,8 +12,8 @@ import json
 import random
 import string
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import httpx
@@ -21,7 +21,6 @@ import pytest
 import stripe
 
 from hookgate.send import sample_payload
-from ingress.app import create_app
 from ingress.errors import (
     IngressError,
     MalformedHeader,
@@ -37,6 +36,7 @@ from ingress.schemes.parsing import MAX_ID_PARSE_BYTES
 from ingress.schemes.timestamped_hmac import TimestampedHmacVerifier, sign
 from schemas import raw
 from schemas.config import ConfigError, parse
+from tests.asgi import ingress_for
 from tests.fakes import FakeProducer
 
 # Stripe's library computed this header (see test_the_known_answer_is_what_stripe_computes).
@@ -471,22 +471,13 @@ def test_each_provider_verifies_its_own_signed_sample(provider: str) -> None:
 # --- over HTTP: the provider's own signer, through the ingress ----------------------------------
 
 
-@asynccontextmanager
-async def ingress() -> AsyncIterator[tuple[httpx.AsyncClient, FakeProducer]]:
+def ingress() -> AbstractAsyncContextManager[tuple[httpx.AsyncClient, FakeProducer]]:
     sources = [
         {"name": "stripe-live", "provider": "stripe", "secrets": [STRIPE_SECRET]},
         {"name": "mux-prod", "provider": "mux", "secrets": [MUX_SECRET]},
         {"name": "voice", "provider": "elevenlabs", "secrets": [ELEVEN_SECRET]},
     ]
-    producer = FakeProducer()
-    settings = parse({"topics": {"raw": "t.raw"}, "sources": sources}, env={})
-    app = create_app(settings, producer=producer, clock=lambda: float(NOW))
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://hookgate") as client,
-    ):
-        yield client, producer
+    return ingress_for(sources, now=float(NOW))
 
 
 Sender = Callable[[bytes], dict[str, str]]

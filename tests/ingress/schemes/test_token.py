@@ -27,6 +27,7 @@ from ingress.schemes.token import SecretSet
 from ingress.server import DirectRoutes
 from schemas import raw
 from schemas.config import ConfigError, parse
+from tests.asgi import client_of
 from tests.fakes import FakeProducer
 
 TOKEN = "lu_7Qm2vX9kPz4RtY8wN3bC6dF1"
@@ -230,27 +231,14 @@ def test_send_puts_the_token_in_the_query_and_the_verifier_accepts_it() -> None:
 
 
 @pytest.fixture
-def producer() -> FakeProducer:
-    return FakeProducer()
-
-
-@pytest.fixture(params=["starlette", "served"])
-async def client(
-    producer: FakeProducer, request: pytest.FixtureRequest
-) -> AsyncIterator[httpx.AsyncClient]:
+async def client(producer: FakeProducer, served: bool) -> AsyncIterator[httpx.AsyncClient]:
     sources = [
         {"name": "luma", "provider": "luma", "secrets": [OLD_TOKEN, TOKEN]},
         {"name": "other", "provider": "api-key", "secrets": ["k"]},
     ]
     app = create_app(parse({"sources": sources}, env={}), producer=producer)
     # As the Starlette app, and as `hookgate ingress` serves it (DirectRoutes).
-    served = app if request.param == "starlette" else DirectRoutes(app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=served), base_url="http://hookgate"
-        ) as c,
-    ):
+    async with client_of(app, served=served) as c:
         yield c
 
 

@@ -27,6 +27,7 @@ from ingress.schemes.base import body_digest_id
 from ingress.schemes.twilio import MAX_FIELDS, TwilioVerifier, port_variants, sign, signed_url
 from schemas import raw
 from schemas.config import ConfigError, parse
+from tests.asgi import client_of
 from tests.fakes import FakeProducer
 
 TOKEN = "12345678901234567890123456789012"
@@ -522,21 +523,11 @@ def test_send_signs_a_json_body_with_body_sha256_in_the_url() -> None:
 
 
 @pytest.fixture
-def producer() -> FakeProducer:
-    return FakeProducer()
-
-
-@pytest.fixture
 async def client(producer: FakeProducer) -> AsyncIterator[httpx.AsyncClient]:
     source = {"name": "twilio", "provider": "twilio", "secrets": [TOKEN], "public_url": PUBLIC_URL}
     settings = parse({"sources": [source]}, env={})
     app = create_app(settings, producer=producer, clock=lambda: 0.0)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://10.0.3.7:8000"
-        ) as c,
-    ):
+    async with client_of(app, base_url="http://10.0.3.7:8000") as c:
         yield c
 
 

@@ -4,28 +4,28 @@ from __future__ import annotations
 
 import copy
 import json
-import re
-from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 
-import hookgate
-from schemas import canonical, published
+from schemas import canonical
 from schemas.raw import RawDelivery
-from streams import normalizers
 from streams.errors import NormalizationFailed
 from streams.normalizers import fal, jobs, luma, openai, replicate
+from tests.streams.normalizers.checks import (
+    MALFORMED,
+    PREFIX,
+    RECEIVED_AT_MS,
+    RECEIVED_TIME,
+    SAMPLES,
+    SIGNED_AT,
+    SIGNED_TIME,
+    check_schemas,
+    mutated,
+    mutations,
+    normalize,
+)
 
-CANONICAL_SCHEMA = jsonschema.Draft202012Validator(published.load(published.CANONICAL_EVENT))
-JOB_SCHEMA = jsonschema.Draft202012Validator(published.load(published.JOB_EVENT_DATA))
-PREFIX = canonical.DEFAULT_TYPE_PREFIX
-RFC3339_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-SIGNED_AT = 1_795_000_000  # 2026-11-18T11:06:40Z
-SIGNED_TIME = "2026-11-18T11:06:40.000Z"
-RECEIVED_AT_MS = 1_795_000_003_456
-RECEIVED_TIME = "2026-11-18T11:06:43.456Z"
 JOB_PROVIDERS = ("fal", "replicate", "openai", "luma")
 
 
@@ -41,22 +41,6 @@ def delivery(provider: str, body: Any, *, signed_at: int | None = None) -> RawDe
         body=content,
         signed_at_ms=None if signed_at is None else signed_at * 1000,
     )
-
-
-def normalize(raw: RawDelivery) -> canonical.CanonicalEvent:
-    return normalizers.normalize(raw, PREFIX)
-
-
-def check_schemas(event: canonical.CanonicalEvent) -> None:
-    CANONICAL_SCHEMA.validate(event.to_structured())
-    assert event.time is not None
-    assert RFC3339_MS.match(event.time)
-    if event.type.startswith(f"{PREFIX}job."):
-        assert event.dataschema == published.JOB_EVENT_DATA
-        JOB_SCHEMA.validate(event.data)
-        for name in jobs.MOMENTS:
-            if name in event.data["timings"]:
-                assert RFC3339_MS.match(event.data["timings"][name])
 
 
 # --- fixtures: realistic bodies, as each provider documents them --------------------------------
@@ -635,47 +619,12 @@ def test_a_huge_file_size_survives_byte_for_byte() -> None:
 
 # --- malformed bodies: NormalizationFailed, never another exception ----------------------------
 
-MALFORMED = [
-    pytest.param(b"not json", id="not-json"),
-    pytest.param(b"", id="empty"),
-    pytest.param(b'{"status": "OK", ', id="truncated"),
-    pytest.param(b'\xff{"status": "OK"}', id="not-utf8"),
-    pytest.param(b'{"status": "OK", "seed": NaN}', id="nan"),
-    pytest.param(b'{"status": "OK", "seed": 1e400}', id="float-overflow"),
-    pytest.param(b"[" * 100_000 + b"]" * 100_000, id="too-deep"),
-    pytest.param(b"[]", id="array"),
-    pytest.param(b"null", id="null"),
-    pytest.param(b'"OK"', id="string"),
-]
-
 
 @pytest.mark.parametrize("provider", JOB_PROVIDERS)
 @pytest.mark.parametrize("body", MALFORMED)
 def test_a_malformed_body_fails_normalization(provider: str, body: bytes) -> None:
     with pytest.raises(NormalizationFailed):
         normalize(delivery(provider, body))
-
-
-CONFUSION = [None, True, 0, -1, 1.5, "", "x", [], [None], {}, {"url": 1}, [{"url": None}]]
-
-
-def mutations(body: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
-    """Every (path, value) that replaces one field, at any depth, by a value of another type."""
-    found: list[tuple[tuple[str, ...], Any]] = []
-    if isinstance(body, dict):
-        for name, value in body.items():
-            found.extend(((*path, name), confused) for confused in CONFUSION)
-            found.extend(mutations(value, (*path, name)))
-    return found
-
-
-def mutated(body: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
-    copied = copy.deepcopy(body)
-    holder = copied
-    for name in path[:-1]:
-        holder = holder[name]
-    holder[path[-1]] = value
-    return copied
 
 
 @pytest.mark.parametrize(("provider", "body"), EVERY_FIXTURE)
@@ -691,8 +640,6 @@ def test_a_field_of_an_unexpected_type_gives_a_valid_event_or_normalization_fail
 
 
 # --- the bundled samples (hookgate/samples/) ---------------------------------------------------
-
-SAMPLES = Path(hookgate.__file__).parent / "samples"
 
 
 @pytest.mark.parametrize("provider", JOB_PROVIDERS)

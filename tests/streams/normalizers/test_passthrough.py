@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 
-import hookgate
 from schemas import canonical
 from schemas.raw import RawDelivery
 from streams.errors import NormalizationFailed
 from streams.normalizers import NORMALIZERS
-from tests.streams.normalizers.test_jobs import (
+from tests.streams.normalizers.checks import (
     MALFORMED,
     PREFIX,
     RECEIVED_AT_MS,
     RECEIVED_TIME,
+    SAMPLES,
     SIGNED_AT,
     SIGNED_TIME,
     check_schemas,
@@ -772,7 +771,6 @@ def test_a_field_of_an_unexpected_type_gives_a_valid_event_or_normalization_fail
 
 # --- the bundled samples (hookgate/samples/) ---------------------------------------------------
 
-SAMPLES = Path(hookgate.__file__).parent / "samples"
 #: Headers a sample needs that are not in its body: the event type of header-typed providers.
 SAMPLE_HEADERS = {
     "github": (("x-github-event", "push"),),

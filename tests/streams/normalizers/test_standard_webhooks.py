@@ -6,22 +6,17 @@ import json
 from dataclasses import replace
 from typing import Any
 
-import jsonschema
 import pytest
 
-from schemas import canonical, published
 from schemas.raw import RawDelivery
 from streams import normalizers
 from streams.errors import NormalizationFailed, UnknownProvider
-
-SCHEMA = published.load(published.CANONICAL_EVENT)
-PREFIX = canonical.DEFAULT_TYPE_PREFIX
-SIGNED_AT = 1_795_000_000  # 2026-11-18T11:06:40Z
-RECEIVED_AT_MS = 1_795_000_003_456
-
-
-def normalize(raw: RawDelivery) -> canonical.CanonicalEvent:
-    return normalizers.normalize(raw, PREFIX)
+from tests.streams.normalizers.checks import (
+    CANONICAL_SCHEMA,
+    RECEIVED_AT_MS,
+    SIGNED_AT,
+    normalize,
+)
 
 
 def delivery(body: Any, *, signed: bool = True) -> RawDelivery:
@@ -164,7 +159,7 @@ def test_data_that_is_not_an_object_gives_no_subject_and_the_event_id_as_key(dat
     ],
 )
 def test_the_output_validates_against_the_canonical_schema(body: dict[str, Any]) -> None:
-    jsonschema.Draft202012Validator(SCHEMA).validate(normalize(delivery(body)).to_structured())
+    CANONICAL_SCHEMA.validate(normalize(delivery(body)).to_structured())
 
 
 # --- integers stay exact -----------------------------------------------------------------------
