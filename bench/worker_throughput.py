@@ -69,7 +69,7 @@ def fill_raw(bootstrap: str, topic: str, events: int) -> None:
         )
         while True:
             try:
-                producer.produce(topic, key=delivery.key, value=body, headers=delivery.headers())
+                producer.produce(topic, key=delivery.key, value=body, headers=[*delivery.headers()])
                 break
             except BufferError:
                 producer.poll(0.1)

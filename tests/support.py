@@ -378,8 +378,32 @@ def read_canonical(stack: Stack, timeout: float = 10.0) -> list[Message]:
     return records
 
 
+def header_pairs(record: Message) -> list[tuple[str, bytes]]:
+    """A consumed record's headers, in order, each value as bytes (as every Hookgate record
+    carries them: none is null)."""
+    found = record.headers() or []
+    pairs = list(found.items()) if isinstance(found, dict) else found
+    for name, value in pairs:
+        assert isinstance(value, bytes), f"header {name} is {value!r}, not bytes"
+    return [(name, value) for name, value in pairs if isinstance(value, bytes)]
+
+
+def key_of(record: Message) -> bytes:
+    """A consumed record's key; fails on a record without one."""
+    key = record.key()
+    assert key is not None, f"a record without a key at {record.topic()}:{record.partition()}"
+    return key
+
+
+def value_of(record: Message) -> bytes:
+    """A consumed record's value; fails on a tombstone (a null value)."""
+    value = record.value()
+    assert value is not None, f"a tombstone at {record.topic()}:{record.partition()}"
+    return value
+
+
 def check_contract(record: Message, type_prefix: str) -> None:
-    headers = {name: value.decode() for name, value in record.headers() or []}
+    headers = {name: value.decode() for name, value in header_pairs(record)}
     event_type = headers["ce_type"]
     assert event_type.startswith(type_prefix), f"{event_type!r} is not in {type_prefix!r}"
     dataschema = headers.get("ce_dataschema")
@@ -387,7 +411,7 @@ def check_contract(record: Message, type_prefix: str) -> None:
         assert dataschema == published.JOB_EVENT_DATA, f"{event_type} without its dataschema"
     if dataschema is not None:
         assert published.path(dataschema).is_file()  # raises UnknownSchema for any other URI
-        jsonschema.validate(jsoncodec.loads(record.value()), published.load(dataschema))
+        jsonschema.validate(jsoncodec.loads(value_of(record)), published.load(dataschema))
 
 
 def hookgate(
@@ -404,7 +428,7 @@ def hookgate(
 
 
 def canonical_ids(messages: list[Message]) -> list[str]:
-    return [dict(m.headers() or [])["ce_id"].decode() for m in messages]
+    return [dict(header_pairs(m))["ce_id"].decode() for m in messages]
 
 
 @contextlib.contextmanager

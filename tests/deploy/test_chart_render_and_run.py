@@ -6,6 +6,7 @@ dashboard and the alert rules query."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -332,4 +333,4 @@ def test_the_rendered_worker_passes_its_probes(release: Release) -> None:
             return False
 
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-        wait_until(lambda probe=probe: answered(probe), 120, f"the worker's {probe}")
+        wait_until(functools.partial(answered, probe), 120, f"the worker's {probe}")

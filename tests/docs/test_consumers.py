@@ -76,7 +76,7 @@ def runs(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Runs
     producer = Producer({"bootstrap.servers": kafka_bootstrap, "acks": "all"})
     # Two first emissions, then a replay of the first.
     for e in (event("evt_1", 10), event("evt_2", 11), event("evt_1", 10, replay=True)):
-        producer.produce(topic, key=e.key(), value=e.value(), headers=e.headers())
+        producer.produce(topic, key=e.key(), value=e.value(), headers=[*e.headers()])
     assert producer.flush(30) == 0
     group = f"billing-{uuid.uuid4().hex[:6]}"
     env = {

@@ -11,7 +11,7 @@ import pytest
 
 from hookgate.kafka_local import LocalKafka
 from schemas import raw as raw_format
-from tests.support import Stack, free_ports, read_all, serving, wait_until
+from tests.support import Stack, free_ports, header_pairs, read_all, serving, wait_until
 
 pytestmark = pytest.mark.kafka
 
@@ -59,7 +59,7 @@ def test_broker_down_gives_503_and_the_ingress_recovers_when_it_returns(
         assert httpx.get(f"{stack.url}/readyz").status_code == 200
 
     ids = {
-        raw_format.decode(r.key(), r.value(), r.headers()).event_id
+        raw_format.decode(r.key(), r.value(), header_pairs(r)).event_id
         for r in read_all(broker.bootstrap, stack.settings.topics.raw.name)
     }
     assert {"msg_before", "msg_after"} <= ids

@@ -22,7 +22,7 @@ from confluent_kafka.admin import AdminClient
 
 from hookgate.timespec import iso
 from schemas import canonical
-from tests.support import Stack, canonical_ids, hookgate, read_all, wait_until
+from tests.support import Stack, canonical_ids, header_pairs, hookgate, read_all, wait_until
 
 pytestmark = pytest.mark.kafka
 
@@ -34,7 +34,7 @@ def body(entity: str) -> bytes:
 
 
 def events(messages: list[Message]) -> list[canonical.CanonicalEvent]:
-    return [canonical.decode(m.key(), m.value(), m.headers()) for m in messages]  # type: ignore[arg-type]
+    return [canonical.decode(m.key(), m.value(), header_pairs(m)) for m in messages]
 
 
 def committed(stack: Stack) -> dict[int, int]:

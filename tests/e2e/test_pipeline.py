@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from cloudevents.v1.kafka import KafkaMessage, from_binary
-from confluent_kafka import Producer
+from confluent_kafka import Message, Producer
 
 from schemas import raw as raw_format
 from schemas.deadletter import Header as DeadLetterHeader
@@ -22,9 +22,11 @@ from tests.support import (
     SECRET,
     Stack,
     canonical_ids,
+    header_pairs,
     read_all,
     read_canonical,
     serving,
+    value_of,
     wait_until,
 )
 
@@ -67,7 +69,7 @@ def envelope(event_type: str, entity: str, **data: object) -> bytes:
     ).encode()
 
 
-def canonical(stack: Stack) -> list[object]:
+def canonical(stack: Stack) -> list[Message]:
     return read_canonical(stack)
 
 
@@ -81,16 +83,18 @@ def test_signed_deliveries_come_out_once_each_as_valid_cloudevents(stack: Stack)
         assert response.json() == {"status": "accepted", "event_id": event_id}
         sent[event_id] = body
 
-    def all_out() -> list[object] | None:
+    def all_out() -> list[Message] | None:
         records = canonical(stack)
         ids = canonical_ids(records)
         return records if all(event_id in ids for event_id in sent) else None
 
     records = wait_until(all_out, 60, "20 canonical events")
-    ours = [r for r in records if dict(r.headers())["ce_id"].decode() in sent]
+    ours = [r for r in records if dict(header_pairs(r))["ce_id"].decode() in sent]
     assert sorted(canonical_ids(ours)) == sorted(sent)
     for record in ours:
-        event = from_binary(KafkaMessage(dict(record.headers()), record.key(), record.value()))
+        event = from_binary(
+            KafkaMessage(dict(header_pairs(record)), record.key(), value_of(record))
+        )
         body = json.loads(sent[event["id"]])
         assert event["specversion"] == "1.0"
         assert event["source"] == "/hookgate/e2e"
@@ -129,13 +133,13 @@ def test_a_forged_delivery_is_refused_and_writes_nothing(stack: Stack) -> None:
     # A write would have been acknowledged before the answer, so it would be below the end now.
     raw = read_all(stack.bootstrap, stack.settings.topics.raw.name)
     assert all(
-        raw_format.decode(r.key(), r.value(), r.headers()).event_id != "msg_forged" for r in raw
+        raw_format.decode(r.key(), r.value(), header_pairs(r)).event_id != "msg_forged" for r in raw
     )
 
 
 def test_a_poison_record_is_dead_lettered_and_later_records_still_flow(stack: Stack) -> None:
     producer = Producer({"bootstrap.servers": stack.bootstrap})
-    coordinates: list[tuple[int, int]] = []
+    coordinates: list[tuple[int | None, int | None]] = []
     producer.produce(
         stack.settings.topics.raw.name,
         key=b"e2e:poison",
@@ -159,8 +163,8 @@ def test_a_poison_record_is_dead_lettered_and_later_records_still_flow(stack: St
     def dead_letters() -> dict[str, dict[str, bytes]] | None:
         letters = {}
         for record in read_all(stack.bootstrap, stack.settings.topics.dead_letter.name):
-            headers = dict(record.headers())
-            letters[record.key().decode()] = {**headers, "value": record.value()}
+            headers = dict(header_pairs(record))
+            letters[(record.key() or b"").decode()] = {**headers, "value": value_of(record)}
         return letters if {"e2e:poison", "e2e:msg_unshaped"} <= letters.keys() else None
 
     letters = wait_until(dead_letters, 30, "both dead letters")
@@ -204,7 +208,7 @@ def test_the_canonical_event_carries_the_deliverys_trace_context(stack: Stack) -
 
     def traced() -> dict[str, bytes] | None:
         for message in read_canonical(stack):
-            headers = dict(message.headers() or [])
+            headers = dict(header_pairs(message))
             if headers["ce_id"] == b"msg_traced":
                 return headers
         return None

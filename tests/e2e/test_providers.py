@@ -22,7 +22,15 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from schemas import published
 from schemas.canonical import rfc3339
-from tests.support import Stack, read_canonical, serving, wait_until
+from tests.support import (
+    Stack,
+    canonical_ids,
+    header_pairs,
+    read_canonical,
+    serving,
+    value_of,
+    wait_until,
+)
 
 pytestmark = pytest.mark.kafka
 
@@ -58,9 +66,9 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
 def canonical_event(stack: Stack, event_id: str) -> Any:
     def find() -> Any:
         for record in read_canonical(stack):
-            headers = dict(record.headers())
+            headers = dict(header_pairs(record))
             if headers["ce_id"].decode() == event_id:
-                return from_binary(KafkaMessage(headers, record.key(), record.value()))
+                return from_binary(KafkaMessage(headers, record.key(), value_of(record)))
         return None
 
     return wait_until(find, 90, f"canonical event {event_id}")
@@ -232,7 +240,7 @@ def test_a_github_delivery_replayed_with_a_fresh_delivery_id_comes_out_once(stac
         "the worker to drop the replay",
     )
     canonical_event(stack, "d6a1e2f0-0000-4000-8000-000000000001")
-    ids = [dict(r.headers())["ce_id"].decode() for r in read_canonical(stack)]
+    ids = canonical_ids(read_canonical(stack))
     assert "replayed-with-a-fresh-id" not in ids
 
 

@@ -11,7 +11,7 @@ import pytest
 from confluent_kafka import Producer
 
 from schemas.raw import RawDelivery
-from tests.support import Stack, read_all, serving, wait_until
+from tests.support import Stack, key_of, read_all, serving, wait_until
 
 pytestmark = pytest.mark.kafka
 
@@ -55,19 +55,19 @@ def test_an_entry_older_than_the_horizon_is_tombstoned_in_the_changelog(stack: S
             stack.settings.topics.raw.name,
             key=record.key,
             value=record.body,
-            headers=record.headers(),
+            headers=[*record.headers()],
             partition=0,
         )
     assert producer.flush(30) == 0
     changelog = f"{stack.settings.worker.app_id}-dedup-changelog"
 
     def tombstones() -> list[bytes]:
-        return [m.key() for m in read_all(stack.bootstrap, changelog) if m.value() is None]
+        return [key_of(m) for m in read_all(stack.bootstrap, changelog) if m.value() is None]
 
     removed = wait_until(tombstones, 90, "a tombstone in the changelog", every=0.5)
 
     assert removed == [old.key]
-    entries = [m.key() for m in read_all(stack.bootstrap, changelog) if m.value() is not None]
+    entries = [key_of(m) for m in read_all(stack.bootstrap, changelog) if m.value() is not None]
     assert sorted(entries) == sorted([old.key, new.key])  # both were written, then one removed
     expired = wait_until(
         lambda: stack.worker_metric("hookgate_worker_state_expired_total"),

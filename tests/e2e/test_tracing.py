@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import Stack, canonical_ids, read_canonical, serving, wait_until
+from tests.support import Stack, canonical_ids, header_pairs, read_canonical, serving, wait_until
 
 pytestmark = pytest.mark.kafka
 
@@ -74,9 +74,7 @@ def test_the_worker_span_is_a_child_of_the_ingress_span(stack: Stack) -> None:
 def test_the_canonical_event_is_a_child_of_the_worker_span(stack: Stack) -> None:
     worker = span(stack, "worker", "SpanKind.CONSUMER")
     (event,) = [
-        dict(m.headers() or [])
-        for m in read_canonical(stack)
-        if canonical_ids([m]) == ["msg_spans"]
+        dict(header_pairs(m)) for m in read_canonical(stack) if canonical_ids([m]) == ["msg_spans"]
     ]
     assert event["ce_traceparent"].decode() == (
         f"00-{SENDER_TRACE_ID}-{worker['context']['span_id'].removeprefix('0x')}-01"

@@ -10,7 +10,14 @@ import pytest
 from hookgate.send import send
 from ingress.providers import PROVIDERS
 from schemas import raw as raw_format
-from tests.support import PROVIDER_SIGNING_KEYS, PROVIDER_SOURCES, Stack, read_all, serving
+from tests.support import (
+    PROVIDER_SIGNING_KEYS,
+    PROVIDER_SOURCES,
+    Stack,
+    header_pairs,
+    read_all,
+    serving,
+)
 
 pytestmark = pytest.mark.kafka
 
@@ -42,7 +49,7 @@ def test_hookgate_send_is_accepted_for(provider: str, stack: Stack) -> None:
     assert result.status == 200, result.body
 
     records = [
-        raw_format.decode(r.key(), r.value(), r.headers())
+        raw_format.decode(r.key(), r.value(), header_pairs(r))
         for r in read_all(stack.bootstrap, stack.settings.topics.raw.name)
     ]
     ours = [r for r in records if r.source == f"p-{provider}"]

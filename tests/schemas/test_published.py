@@ -16,8 +16,9 @@ FILES = sorted(published.DIRECTORY.glob("*.schema.json"))
 def test_every_published_schema_is_named_by_its_identifier(file: Path) -> None:
     schema = published.load(published.BASE_URI + file.name)
     assert schema["$id"] == published.BASE_URI + file.name
-    assert published.FILE_NAME.fullmatch(file.name)
-    assert compat.version(schema)[0] == int(published.FILE_NAME.fullmatch(file.name)["major"])
+    name = published.FILE_NAME.fullmatch(file.name)
+    assert name is not None, file.name
+    assert compat.version(schema)[0] == int(name["major"])
     jsonschema.Draft202012Validator.check_schema(schema)
 
 

@@ -12,7 +12,8 @@ import uuid
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic  # admin/__init__ uses it but does not re-export it
 
 from streams.errors import RecordRefused
 from streams.exactly_once import TransactionFailed, Transactions
@@ -20,7 +21,7 @@ from streams.metrics import WorkerMetrics
 from streams.pipeline import Output, RawRecord
 from streams.state import DedupState
 from tests.fakes import AutoAckEmitter
-from tests.support import read_all, wait_until
+from tests.support import read_all, value_of, wait_until
 
 pytestmark = pytest.mark.kafka
 
@@ -74,7 +75,7 @@ class Setup:
             time.sleep(2)
 
         def read() -> list[bytes]:
-            return [m.value() for m in read_all(self.bootstrap, self.out, timeout=20)]
+            return [value_of(m) for m in read_all(self.bootstrap, self.out, timeout=20)]
 
         if at_least:
             wait_until(lambda: len(read()) >= at_least, 20, f"{at_least} committed records")

@@ -456,6 +456,11 @@ def jwks(*keys: Ed25519PrivateKey) -> bytes:
     return json.dumps({"keys": entries}).encode()
 
 
+class QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # the too-large case hangs up mid-answer: a broken pipe here is expected, not news
+
+
 @dataclass
 class JwksServer:
     """fal's JWKS endpoint, on 127.0.0.1: serves ``document`` with ``status``, counts requests,
@@ -488,10 +493,8 @@ class JwksServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # quiet test output
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        # The too-large case hangs up mid-answer: a broken pipe here is expected, not news.
-        self.server.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
         self.thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
