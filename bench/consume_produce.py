@@ -45,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from schemas import config
 from streams.pipeline import RawRecord, Stage
+from tests.support import header_pairs
 
 
 def main() -> None:
@@ -113,12 +114,12 @@ def run(args: argparse.Namespace, settings: config.Settings) -> dict[str, Any]:
 
         def handle(message: Message) -> None:
             record = RawRecord(
-                topic=message.topic(),
-                partition=message.partition(),
-                offset=message.offset(),
+                topic=message.topic() or "",
+                partition=message.partition() or 0,
+                offset=message.offset() or 0,
                 key=message.key(),
                 value=message.value(),
-                headers=message.headers() or [],
+                headers=header_pairs(message),
             )
             result = stage.handle(record)
             outcomes[result.outcome] += 1

@@ -62,6 +62,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from hookgate.kafka_local import LocalKafka  # noqa: E402
+from hookgate.records import headers_of  # noqa: E402
 from hookgate.topics import ensure  # noqa: E402
 from schemas import config  # noqa: E402
 from tests.support import free_ports  # noqa: E402
@@ -415,7 +416,7 @@ def end_to_end(
             if message is None or message.error():
                 continue
             arrived = time.time()
-            for key, value in message.headers() or []:
+            for key, value in headers_of(message):
                 if key == "ce_id":
                     seen[value.decode()] = arrived
 
@@ -478,7 +479,7 @@ def _ms(values: list[float]) -> dict[str, float | None]:
             return None
         return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 2)
 
-    return {"p50_ms": at(0.5), "p99_ms": at(0.99), "count": len(ordered)}  # type: ignore[dict-item]
+    return {"p50_ms": at(0.5), "p99_ms": at(0.99), "count": len(ordered)}
 
 
 # --- the run -----------------------------------------------------------------------------------
@@ -547,10 +548,10 @@ def measure(args: argparse.Namespace, plan: Plan, workdir: Path) -> dict[str, An
             workdir, bootstrap, tag, plan.servers, server_cpu, args.before
         )
         try:
-            for server in servers.values():
-                server.start(workdir)
-            for server in servers.values():
-                server.wait_ready(workdir)
+            for started in servers.values():
+                started.start(workdir)
+            for started in servers.values():
+                started.wait_ready(workdir)
             log(f"servers up: {', '.join(servers)}")
             todo = cells(plan)
             rounds: dict[str, list[dict[str, Any]]] = {key(c): [] for c in todo}
@@ -577,7 +578,9 @@ def measure(args: argparse.Namespace, plan: Plan, workdir: Path) -> dict[str, An
                         if server not in warm:
                             run_wrk(cpu, url, scripts[source, size], min(2, plan.seconds))
                             warm.add(server)
-                        pid = servers[server].process.pid  # type: ignore[union-attr]
+                        process = servers[server].process
+                        assert process is not None, f"{server} is not running"
+                        pid = process.pid
                         cpu_before = cpu_seconds(pid)
                         figure = run_wrk(cpu, url, scripts[source, size], plan.seconds)
                         spent = cpu_seconds(pid) - cpu_before
@@ -619,8 +622,8 @@ def measure(args: argparse.Namespace, plan: Plan, workdir: Path) -> dict[str, An
                         f"p99 {figure['p99_ms']} ms, p99.9 {figure['p999_ms']} ms"
                     )
         finally:
-            for server in servers.values():
-                server.stop()
+            for started in servers.values():
+                started.stop()
         if plan.e2e_seconds > 0:
             log(f"end to end at {plan.e2e_rate:.0f}/s for {plan.e2e_seconds:.0f} s")
             results["end_to_end"] = end_to_end(

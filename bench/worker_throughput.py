@@ -374,7 +374,7 @@ def worker_row(run: Run, row: WorkerRow, round_no: int) -> dict[str, Any]:
                 )
         spent = [cpu_seconds(pid) - before for pid, before in zip(pids, cpu_before, strict=True)]
         window = time.monotonic() - window_start
-        cpu = sum(spent)
+        cpu_used = sum(spent)
         broker_cpu = cpu_seconds(run.broker_pid) - broker_before if run.broker_pid else None
         assert reader.first is not None
         first, first_count = reader.first
@@ -389,7 +389,7 @@ def worker_row(run: Run, row: WorkerRow, round_no: int) -> dict[str, Any]:
             "ready_s": ready_s,
             # The raw records are produced faster than any worker takes them (or this says not).
             "fill_s": fill_s,
-            "cpu_us_per_event": cpu / run.events * 1e6,
+            "cpu_us_per_event": cpu_used / run.events * 1e6,
             # Per process: CPU seconds from the fill's start to the last event, and that window.
             "cpu_s": spent,
             "cpu_window_s": window,

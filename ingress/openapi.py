@@ -5,7 +5,7 @@ Generated here rather than written by hand: the refusals of ``POST /webhooks/{so
 it exists. The shipped copy, ``ingress/openapi.json``, is this description as text
 (``hookgate openapi --write``); tests fail when the two differ, when the app serves a route the
 description lacks, and when the live ingress answers anything the description does not allow
-(``tests/test_ingress_openapi.py``).
+(``tests/ingress/test_openapi.py``).
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ _LOG_LEVEL_ENV = "HOOKGATE_INGRESS_LOG_LEVEL"
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 #: Seconds in-flight deliveries get for their acks when the server stops (the Helm chart's
-#: termination grace period is derived from it: tests/test_helm_chart.py).
+#: termination grace period is derived from it: tests/deploy/test_helm_chart.py).
 GRACEFUL_SHUTDOWN_S = 15
 
 

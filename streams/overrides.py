@@ -24,7 +24,7 @@ largest cost in the worker's profile, is replaced by one batch per fetch (6, 7):
    committed offsets. Records fetched in between and not yet taken by a busy agent were dropped:
    a partition with a committed offset read them again only if the seek came after them, one
    without never did, and the worker sat on them until restarted (measured: the stuck worker
-   of RELIABILITY.md; ``tests/test_worker_restart_window.py``). What a suspension makes stale
+   of RELIABILITY.md; ``tests/e2e/test_worker_restart_window.py``). What a suspension makes stale
    (records of the previous assignment) is still dropped on the first resume.
 5. **Fetch for the partitions that were active when the fetch was asked for.** Faust hands the
    consumer thread its live set of active partitions, and aiokafka reads an empty set as "every

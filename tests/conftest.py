@@ -1,32 +1,23 @@
 """One real Kafka broker for the test session, started from Maven Central jars by our own code.
 
 Besides its PLAINTEXT listener it serves SASL PLAIN over TLS on a second port, with a certificate
-from a CA made for the session, for the tests of secured clusters (``kafka_sasl_ssl``). Set
-``HOOKGATE_TEST_BOOTSTRAP`` to run the Kafka tests against an existing cluster instead (the
-secured-cluster tests are then skipped).
+from a CA made for the session, for the tests of secured clusters (``kafka_sasl_ssl``, in
+tests/e2e/conftest.py). Set ``HOOKGATE_TEST_BOOTSTRAP`` to run the Kafka tests against an
+existing cluster instead (the secured-cluster tests are then skipped).
+
+Fixtures only one folder uses live in that folder's ``conftest.py``.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 
 from hookgate.kafka_local import LocalKafka, SaslSslListener
 from tests.support import free_ports
-from tests.tls import TlsFiles, make_tls_files
-
-
-@dataclass(frozen=True)
-class SaslSsl:
-    """The session broker's SASL_SSL listener: its address, the CA and the one user."""
-
-    bootstrap: str
-    tls: TlsFiles
-    username: str = "hookgate"
-    password: str = "sasl-test-password"
+from tests.tls import SaslSsl, make_tls_files
 
 
 @pytest.fixture(scope="session")
@@ -56,12 +47,3 @@ def _kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Sasl
 @pytest.fixture(scope="session")
 def kafka_bootstrap(_kafka: tuple[str, SaslSsl | None]) -> str:
     return _kafka[0]
-
-
-@pytest.fixture(scope="session")
-def kafka_sasl_ssl(_kafka: tuple[str, SaslSsl | None]) -> SaslSsl:
-    if _kafka[1] is None:
-        pytest.skip(
-            "HOOKGATE_TEST_BOOTSTRAP names an external cluster without our SASL_SSL listener"
-        )
-    return _kafka[1]

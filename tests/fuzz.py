@@ -1,6 +1,6 @@
 """The shared harness of the random-input tests: mutate headers, record the outcome; and the
-hypothesis strategies and profile of the property tests (tests/test_properties.py) and the
-secret scan (tests/test_secrets_never_leak.py)."""
+hypothesis strategies and profile of the property tests (tests/ingress/test_properties.py,
+tests/streams/test_properties.py) and the secret scan (tests/ingress/test_secrets_never_leak.py)."""
 
 from __future__ import annotations
 

@@ -28,6 +28,7 @@ from confluent_kafka.cimpl import NewTopic  # admin/__init__ uses it but does no
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from hookgate.topics import ensure
 from ingress.schemes.standard_webhooks import decode_secret, sign
 from schemas import config, jsoncodec, published
 from streams.liveness import EXIT_STALLED
@@ -199,6 +200,10 @@ class Stack:
         self._lock = threading.RLock()
         self._modules: dict[str, str] = {}
         self._supervisor: threading.Thread | None = None
+
+    def ensure_topics(self) -> None:
+        """Create the stack's topics as ``hookgate topics ensure`` does (in this process)."""
+        ensure(self.settings, progress=lambda line: None)
 
     @property
     def url(self) -> str:
@@ -373,8 +378,32 @@ def read_canonical(stack: Stack, timeout: float = 10.0) -> list[Message]:
     return records
 
 
+def header_pairs(record: Message) -> list[tuple[str, bytes]]:
+    """A consumed record's headers, in order, each value as bytes (as every Hookgate record
+    carries them: none is null)."""
+    found = record.headers() or []
+    pairs = list(found.items()) if isinstance(found, dict) else found
+    for name, value in pairs:
+        assert isinstance(value, bytes), f"header {name} is {value!r}, not bytes"
+    return [(name, value) for name, value in pairs if isinstance(value, bytes)]
+
+
+def key_of(record: Message) -> bytes:
+    """A consumed record's key; fails on a record without one."""
+    key = record.key()
+    assert key is not None, f"a record without a key at {record.topic()}:{record.partition()}"
+    return key
+
+
+def value_of(record: Message) -> bytes:
+    """A consumed record's value; fails on a tombstone (a null value)."""
+    value = record.value()
+    assert value is not None, f"a tombstone at {record.topic()}:{record.partition()}"
+    return value
+
+
 def check_contract(record: Message, type_prefix: str) -> None:
-    headers = {name: value.decode() for name, value in record.headers() or []}
+    headers = {name: value.decode() for name, value in header_pairs(record)}
     event_type = headers["ce_type"]
     assert event_type.startswith(type_prefix), f"{event_type!r} is not in {type_prefix!r}"
     dataschema = headers.get("ce_dataschema")
@@ -382,7 +411,7 @@ def check_contract(record: Message, type_prefix: str) -> None:
         assert dataschema == published.JOB_EVENT_DATA, f"{event_type} without its dataschema"
     if dataschema is not None:
         assert published.path(dataschema).is_file()  # raises UnknownSchema for any other URI
-        jsonschema.validate(jsoncodec.loads(record.value()), published.load(dataschema))
+        jsonschema.validate(jsoncodec.loads(value_of(record)), published.load(dataschema))
 
 
 def hookgate(
@@ -399,17 +428,29 @@ def hookgate(
 
 
 def canonical_ids(messages: list[Message]) -> list[str]:
-    return [dict(m.headers() or [])["ce_id"].decode() for m in messages]
+    return [dict(header_pairs(m))["ce_id"].decode() for m in messages]
 
 
 @contextlib.contextmanager
 def running(stack: Stack, *roles: str) -> Iterator[Stack]:
+    """``hookgate {role}`` for each of ``roles``; every process of the stack stopped at the end."""
     try:
         for role in roles:
             stack.start(role)
         yield stack
     finally:
         stack.stop_all()
+
+
+@contextlib.contextmanager
+def serving(stack: Stack, *roles: str, ready_timeout: float = 60) -> Iterator[Stack]:
+    """The stack's topics ensured, ``roles`` running, and the ingress ready if it is one of them:
+    how most tests of the running stack begin."""
+    stack.ensure_topics()
+    with running(stack, *roles):
+        if "ingress" in roles:
+            stack.wait_ingress_ready(ready_timeout)
+        yield stack
 
 
 def new_topic(bootstrap: str, partitions: int = 1) -> str:

@@ -20,6 +20,16 @@ class TlsFiles:
     server_key_and_cert: Path
 
 
+@dataclass(frozen=True)
+class SaslSsl:
+    """The session broker's SASL_SSL listener: its address, the CA and the one user."""
+
+    bootstrap: str
+    tls: TlsFiles
+    username: str = "hookgate"
+    password: str = "sasl-test-password"
+
+
 def make_tls_files(directory: Path) -> TlsFiles:
     directory.mkdir(parents=True, exist_ok=True)
     now = datetime.datetime.now(datetime.UTC)

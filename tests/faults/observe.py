@@ -59,7 +59,9 @@ class Outputs:
     dead_letter_reasons: Counter[str] = field(default_factory=Counter)
 
     def add(self, message: Message, *, dead_letter: bool) -> None:
-        headers = {k: v for k, v in message.headers() or [] if isinstance(v, bytes)}
+        found = message.headers() or []
+        pairs = found.items() if isinstance(found, dict) else found
+        headers = {k: v for k, v in pairs if isinstance(v, bytes)}
         if dead_letter:
             key = message.key()
             if isinstance(key, bytes) and key.startswith(_KEY_PREFIX):

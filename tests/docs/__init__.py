@@ -1,0 +1,1 @@
+"""Tests of docs/: the examples the documentation shows, run as written."""

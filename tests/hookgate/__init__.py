@@ -1,0 +1,1 @@
+"""Tests of the hookgate package (hookgate/): the CLI, the local broker, the dev tooling."""

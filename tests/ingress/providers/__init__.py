@@ -1,0 +1,1 @@
+"""Tests of ingress/providers/: the Standard Webhooks family's adapters, the catalogue."""

@@ -1,0 +1,1 @@
+"""Tests of the schemas package (schemas/): contracts, configuration, Kafka settings, bridge."""

@@ -1,0 +1,1 @@
+"""Tests of streams/normalizers/: provider bodies to canonical events."""
