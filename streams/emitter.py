@@ -27,6 +27,9 @@ from streams.errors import RecordRefused
 
 OnDone = Callable[[BaseException | None], None]
 
+#: How long the worker's producers gather records into one request (see Emitter).
+LINGER_MS = 20
+
 
 class Emits(Protocol):
     """What the pipeline needs of an emitter (tests stand in a fake without Kafka)."""
@@ -59,7 +62,10 @@ class Emitter(Service):
         config: dict[str, Any] = {
             **(client_config or {}),
             "bootstrap.servers": bootstrap_servers,
-            "linger.ms": 5,
+            # Batches of ~20 ms: the broker (on the worker's machine in the benchmark) and
+            # librdkafka spend per request, and 5 ms cost ~30 % more CPU per event
+            # (bench/README.md). Canonical visibility waits for the commit interval anyway.
+            "linger.ms": LINGER_MS,
             # Give up (and restart from the last commit) well within a rebalance timeout, so a
             # member with stuck sends is not evicted while it still holds acks.
             "message.timeout.ms": 30_000,

@@ -31,6 +31,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from schemas.producer_bridge import PERMANENT_REFUSALS
+from streams.emitter import LINGER_MS
 from streams.errors import RecordRefused
 from streams.metrics import WorkerMetrics
 from streams.pipeline import Output, RawRecord
@@ -227,7 +228,7 @@ class Transactions:
                 # Last, so client settings cannot weaken the guarantee.
                 "enable.idempotence": True,
                 "acks": "all",
-                "linger.ms": 5,
+                "linger.ms": LINGER_MS,
                 # Errors reach commit_transaction(); successes need no callback per record.
                 "delivery.report.only.error": True,
             }
