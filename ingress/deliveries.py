@@ -22,6 +22,7 @@ import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.types import Receive, Scope, Send
 
+from ingress import logs
 from ingress.body import read_limited
 from ingress.errors import BodyTimeout, IngressError, MalformedQuery, UnknownSource
 from ingress.limits import InFlight
@@ -233,7 +234,7 @@ class DeliveryEndpoint:
         if error is not None:
             fields["reason"] = error.reason
             fields["detail"] = error.detail
-        log.info("delivery", extra=fields)
+        logs.info(log, "delivery", fields)
 
 
 def _incoming_trace(scope: Scope, headers: dict[str, str]) -> TraceContext | None:
