@@ -106,9 +106,10 @@ def create_app(
 
     return Starlette(
         routes=[
-            Route("/webhooks/{source}", deliveries.handle, methods=["POST"]),
+            # An ASGI app (an instance, not a function): Starlette routes to it as it is.
+            Route("/webhooks/{source}", deliveries, methods=["POST"]),
             # For senders that authenticate with a secret token in the callback URL's path.
-            Route("/webhooks/{source}/{token}", deliveries.handle, methods=["POST"]),
+            Route("/webhooks/{source}/{token}", deliveries, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),

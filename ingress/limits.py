@@ -9,8 +9,7 @@ broker then costs senders a retry, not the process its memory.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from types import TracebackType
 
 from ingress.errors import Overloaded
 
@@ -29,32 +28,49 @@ class InFlight:
         if self.produces >= self.max_produces:
             raise Overloaded(f"{self.produces} deliveries are waiting for Kafka; retry later")
 
-    @contextmanager
-    def holding(self) -> Iterator[Held]:
-        """A request's share of the body bytes, given back when the block ends."""
-        held = Held(self)
-        try:
-            yield held
-        finally:
-            self.body_bytes -= held.size
+    # Context managers as classes, not @contextmanager generators: a generator, its wrapper and
+    # two resumptions per block were ~1.5 % of a delivery in a profile under load.
 
-    @contextmanager
-    def producing(self) -> Iterator[None]:
-        self.produces += 1
-        try:
-            yield
-        finally:
-            self.produces -= 1
+    def holding(self) -> Held:
+        """A request's share of the body bytes, given back when the ``with`` block ends."""
+        return Held(self)
+
+    def producing(self) -> Producing:
+        """Counts one produce awaiting its acknowledgement for the ``with`` block."""
+        return Producing(self)
+
+
+class Producing:
+    __slots__ = ("_owner",)
+
+    def __init__(self, owner: InFlight) -> None:
+        self._owner = owner
+
+    def __enter__(self) -> None:
+        self._owner.produces += 1
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._owner.produces -= 1
 
 
 class Held:
-    """The body bytes one request holds."""
+    """The body bytes one request holds; given back when its ``with`` block ends."""
 
     __slots__ = ("_owner", "size")
 
     def __init__(self, owner: InFlight) -> None:
         self._owner = owner
         self.size = 0
+
+    def __enter__(self) -> Held:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._owner.body_bytes -= self.size
 
     def reserve(self, total: int) -> None:
         """Grow this request's share to ``total`` bytes, or raise :class:`Overloaded`."""

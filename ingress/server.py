@@ -17,8 +17,6 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 from starlette.convertors import Convertor
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -32,7 +30,7 @@ from schemas.config import Settings
 _CONFIG_ENV = "HOOKGATE_INGRESS_CONFIG"
 _LOG_LEVEL_ENV = "HOOKGATE_INGRESS_LOG_LEVEL"
 
-Endpoint = Callable[[Request], Awaitable[Response]]
+Endpoint = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 #: Seconds in-flight deliveries get for their acks when the server stops (the Helm chart's
 #: termination grace period is derived from it: tests/deploy/test_helm_chart.py).
@@ -40,8 +38,9 @@ GRACEFUL_SHUTDOWN_S = 15
 
 
 class DirectRoutes:
-    """``POST`` requests that match one of the app's POST-only routes go to its endpoint
-    directly; anything else is the app's to answer (404, 405, health, metrics, lifespan).
+    """``POST`` requests that match one of the app's POST-only routes go to its endpoint (an
+    ASGI app) directly; anything else is the app's to answer (404, 405, health, metrics,
+    lifespan).
 
     The endpoints it takes answer every refusal themselves (nothing raises for Starlette's
     exception handlers to turn into a response); an unexpected exception still ends as a 500
@@ -53,7 +52,7 @@ class DirectRoutes:
             raise ValueError("DirectRoutes would bypass the app's middleware")
         self.app = app
         self._routes: list[tuple[re.Pattern[str], dict[str, Convertor[Any]], Endpoint]] = [
-            (route.path_regex, route.param_convertors, route.endpoint)
+            (route.path_regex, route.param_convertors, route.app)
             for route in app.routes
             if isinstance(route, Route) and route.methods == {"POST"}
         ]
@@ -69,8 +68,7 @@ class DirectRoutes:
                         name: convertors[name].convert(value)
                         for name, value in match.groupdict().items()
                     }
-                    response = await endpoint(Request(scope, receive, send))
-                    await response(scope, receive, send)
+                    await endpoint(scope, receive, send)
                     return
         await self.app(scope, receive, send)
 

@@ -9,7 +9,7 @@ context travels whether or not spans are exported (:mod:`schemas.telemetry`).
 
 from __future__ import annotations
 
-import os
+import random
 import re
 from dataclasses import dataclass
 
@@ -116,7 +116,10 @@ def parse_tracestate(value: str | None) -> str | None:
 def new(*, sampled: bool = False) -> TraceContext:
     """A new trace (random trace and parent ids), for a delivery that came without one."""
     while True:
-        ids = os.urandom(24).hex()
+        # Unpredictability is not needed (OpenTelemetry's own id generator uses ``random``
+        # too), and os.urandom is a system call per delivery. ``random`` is reseeded in a
+        # forked child, so worker processes do not repeat each other's ids.
+        ids = random.randbytes(24).hex()
         trace_id, parent_id = ids[:32], ids[32:]
         if trace_id != "0" * 32 and parent_id != "0" * 16:
             return TraceContext(trace_id, parent_id, SAMPLED if sampled else 0)

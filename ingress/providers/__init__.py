@@ -34,6 +34,7 @@ from ingress.providers import (
 from ingress.providers.base import Provider
 from ingress.schemes.base import Verifier
 from schemas.config import ConfigError, Settings, SourceSettings
+from schemas.sources import FalSource
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,25 @@ class ConfiguredSource:
     #: Verify in a thread, off the event loop: the provider's verification is costly (Ed25519,
     #: Twilio's form), or the source has public keys (any provider: Ed25519 per entry and key).
     offload: bool = False
+    #: Bodies up to this many bytes are verified on the event loop even when ``offload`` is set
+    #: (0: never). Only for Ed25519 with one key and nothing fetched, where a small delivery
+    #: costs at most two signature checks (~50 us each on a quiet core): handing that to a
+    #: thread (wake-up, GIL hand-over, future) cost more CPU than the check, 193 -> 362-398 us
+    #: per delivery in a micro-benchmark (BENCHMARKS.md). Large bodies, several keys or a
+    #: fetched key set still verify in a thread (issue 8: entries x keys x body size).
+    inline_max_body: int = 0
+
+
+#: A body this small hashes in a few microseconds; see ``ConfiguredSource.inline_max_body``.
+INLINE_MAX_BODY = 16_384
+
+
+def _inline_max_body(source: SourceSettings, provider: Provider[Any]) -> int:
+    if len(source.public_keys) != 1 or provider.name == "twilio":
+        return 0
+    if isinstance(source, FalSource) and source.key_set_url is not None:
+        return 0  # a fetched key set may hold any number of keys, each tried in turn
+    return INLINE_MAX_BODY
 
 
 _ALL: tuple[Provider[Any], ...] = (
@@ -80,5 +100,11 @@ def configure_sources(settings: Settings) -> dict[str, ConfiguredSource]:
         if provider is None:  # a model in schemas/sources.py without an adapter here
             raise ConfigError(f"{key}.provider", f"no adapter for provider {source.provider!r}")
         offload = provider.offload or bool(source.public_keys)
-        configured[name] = ConfiguredSource(source, provider, provider.build(source, key), offload)
+        configured[name] = ConfiguredSource(
+            source,
+            provider,
+            provider.build(source, key),
+            offload,
+            _inline_max_body(source, provider) if offload else 0,
+        )
     return configured

@@ -24,6 +24,7 @@ from starlette.applications import Starlette
 from ingress.app import create_app
 from ingress.errors import BrokerUnavailable
 from ingress.logs import JsonFormatter
+from ingress.providers import INLINE_MAX_BODY
 from ingress.schemes.fal import FalVerifier
 from ingress.schemes.standard_webhooks import StandardWebhooksVerifier, decode_secret, sign
 from ingress.server import DirectRoutes
@@ -487,25 +488,26 @@ WHPK = (
 )
 
 
-@pytest.mark.parametrize(
-    ("source", "verifier"),
-    [
-        ({"provider": "standard-webhooks", "public_keys": [WHPK]}, StandardWebhooksVerifier),
-        (
-            {"provider": "standard-webhooks", "secrets": [SECRET_TEXT], "public_keys": [WHPK]},
-            StandardWebhooksVerifier,
-        ),
-        ({"provider": "fal", "public_keys": [WHPK.removeprefix("whpk_")]}, FalVerifier),
-    ],
-    ids=["standard-webhooks-keys", "standard-webhooks-secrets-and-keys", "fal"],
-)
-@pytest.mark.parametrize("served", [False, True], ids=["starlette", "served"])
-async def test_a_source_with_public_keys_verifies_off_the_event_loop(
+WHPK_2 = "whpk_" + base64.b64encode(bytes(range(1, 33))).decode()  # any 32 bytes are a key
+KEYED_SOURCES = [
+    ({"provider": "standard-webhooks", "public_keys": [WHPK]}, StandardWebhooksVerifier),
+    (
+        {"provider": "standard-webhooks", "secrets": [SECRET_TEXT], "public_keys": [WHPK]},
+        StandardWebhooksVerifier,
+    ),
+    ({"provider": "fal", "public_keys": [WHPK.removeprefix("whpk_")]}, FalVerifier),
+]
+KEYED_IDS = ["standard-webhooks-keys", "standard-webhooks-secrets-and-keys", "fal"]
+
+
+async def verifying_thread(
     monkeypatch: pytest.MonkeyPatch,
     source: dict[str, Any],
     verifier: type[Any],
     served: bool,
-) -> None:
+    body: bytes,
+) -> int:
+    """The thread that verified one (unsigned: 401) delivery of ``body``."""
     threads: list[int] = []
     original = verifier.verify
 
@@ -519,10 +521,60 @@ async def test_a_source_with_public_keys_verifies_off_the_event_loop(
     )
     transport = httpx.ASGITransport(app=DirectRoutes(app) if served else app)
     async with httpx.AsyncClient(transport=transport, base_url="http://hookgate") as c:
-        response = await c.post("/webhooks/keyed", content=BODY)
+        response = await c.post("/webhooks/keyed", content=body)
     assert response.status_code == 401  # no signature; what matters is where it was checked
     assert len(threads) == 1
-    assert threads[0] != threading.get_ident()
+    return threads[0]
+
+
+@pytest.mark.parametrize(("source", "verifier"), KEYED_SOURCES, ids=KEYED_IDS)
+@pytest.mark.parametrize("served", [False, True], ids=["starlette", "served"])
+async def test_a_source_with_public_keys_verifies_a_large_body_off_the_event_loop(
+    monkeypatch: pytest.MonkeyPatch,
+    source: dict[str, Any],
+    verifier: type[Any],
+    served: bool,
+) -> None:
+    body = b"x" * (INLINE_MAX_BODY + 1)
+    thread = await verifying_thread(monkeypatch, source, verifier, served, body)
+    assert thread != threading.get_ident()
+
+
+@pytest.mark.parametrize(
+    ("source", "verifier"),
+    [
+        (
+            {"provider": "standard-webhooks", "public_keys": [WHPK, WHPK_2]},
+            StandardWebhooksVerifier,
+        ),
+        ({"provider": "fal", "public_keys": [WHPK.removeprefix("whpk_"), WHPK_2[5:]]}, FalVerifier),
+        # fal's fetched key set may hold any number of keys.
+        (
+            {
+                "provider": "fal",
+                "public_keys": [WHPK.removeprefix("whpk_")],
+                "jwks_url": "http://127.0.0.1:9/jwks.json",  # refused at once
+            },
+            FalVerifier,
+        ),
+    ],
+    ids=["standard-webhooks-two-keys", "fal-two-keys", "fal-jwks"],
+)
+async def test_a_source_with_several_keys_verifies_even_a_small_body_off_the_event_loop(
+    monkeypatch: pytest.MonkeyPatch, source: dict[str, Any], verifier: type[Any]
+) -> None:
+    thread = await verifying_thread(monkeypatch, source, verifier, True, BODY)
+    assert thread != threading.get_ident()
+
+
+@pytest.mark.parametrize(("source", "verifier"), KEYED_SOURCES, ids=KEYED_IDS)
+async def test_one_key_and_a_small_body_verify_on_the_event_loop(
+    monkeypatch: pytest.MonkeyPatch, source: dict[str, Any], verifier: type[Any]
+) -> None:
+    # At most two signature checks: cheaper than the hand-over to a thread and back.
+    assert len(BODY) <= INLINE_MAX_BODY
+    thread = await verifying_thread(monkeypatch, source, verifier, True, BODY)
+    assert thread == threading.get_ident()
 
 
 # --- secrets never leave -----------------------------------------------------------------------

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from ingress import logs
 from ingress.logs import JsonFormatter, TickBatchedHandler
 
 
@@ -112,3 +113,72 @@ def test_a_line_is_one_json_object_with_the_extra_fields_and_a_utc_timestamp() -
         "msg": "delivery",
         "source": "demo",
     }
+
+
+# --- logs.info: the per-delivery line without a LogRecord, when that changes nothing ---------
+
+FIELDS = {"source": "demo", "event_id": "msg_1", "status": 200, "bytes": 12, "duration_ms": 0.5}
+
+
+def only(log: logging.Logger, monkeypatch: pytest.MonkeyPatch) -> None:
+    # pytest's own capture handlers would send every line down logging's path.
+    kept = [h for h in log.handlers if isinstance(h, TickBatchedHandler)]
+    monkeypatch.setattr(log, "handlers", kept)
+
+
+def without_time(line: dict[str, object]) -> dict[str, object]:
+    assert isinstance(line["ts"], str)
+    assert line["ts"].endswith("Z")
+    return {k: v for k, v in line.items() if k != "ts"}
+
+
+async def test_the_direct_line_is_the_line_logging_writes(
+    log: logging.Logger, stream: io.BytesIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The handler would format no record: the line comes from logs.info itself.
+    only(log, monkeypatch)
+    monkeypatch.setattr(TickBatchedHandler, "emit", None)
+    logs.info(log, "delivery", dict(FIELDS))
+    monkeypatch.undo()
+    log.info("delivery", extra=dict(FIELDS))
+    await asyncio.sleep(0)
+    direct, standard = lines(stream)
+    assert without_time(direct) == without_time(standard)
+    assert list(direct) == list(standard)  # the same keys in the same order
+
+
+async def test_with_another_handler_or_a_filter_the_line_takes_logging_s_path(
+    log: logging.Logger, stream: io.BytesIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    only(log, monkeypatch)
+    seen: list[logging.LogRecord] = []
+
+    class Recording(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    other = Recording()
+    log.addHandler(other)
+    try:
+        logs.info(log, "delivery", dict(FIELDS))
+    finally:
+        log.removeHandler(other)
+    assert [(r.getMessage(), r.event_id) for r in seen] == [("delivery", "msg_1")]  # type: ignore[attr-defined]
+
+    log.addFilter(lambda record: False)
+    try:
+        logs.info(log, "delivery", dict(FIELDS))
+    finally:
+        log.filters.clear()
+    await asyncio.sleep(0)
+    assert [line["event_id"] for line in lines(stream)] == ["msg_1"]  # only the first
+
+
+async def test_no_direct_line_below_the_logger_s_level(
+    log: logging.Logger, stream: io.BytesIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    only(log, monkeypatch)
+    log.setLevel(logging.WARNING)
+    logs.info(log, "delivery", dict(FIELDS))
+    await asyncio.sleep(0)
+    assert stream.getvalue() == b""

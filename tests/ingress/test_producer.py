@@ -108,3 +108,11 @@ def test_each_bridge_outcome_has_its_answer(error: Exception, status: int) -> No
     assert isinstance(error, RecordRefused | QueueFull | DeliveryFailed | BridgeFailed)
     answer: IngressError = _answer(error)
     assert answer.status == status
+
+
+def test_records_linger_5_ms_for_a_batch_unless_kafka_client_says_otherwise() -> None:
+    # 2 ms batched a handful of records at a time: a broker-thread wake-up per record
+    # (BENCHMARKS.md). The operator's kafka.client setting wins.
+    assert KafkaProducer("x:9092")._bridge._config["linger.ms"] == 5
+    tuned = KafkaProducer("x:9092", client_config={"linger.ms": "20"})
+    assert tuned._bridge._config["linger.ms"] == "20"

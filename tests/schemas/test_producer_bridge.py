@@ -105,6 +105,49 @@ async def test_a_record_no_broker_acknowledges_is_reported_as_not_delivered() ->
         await bridge.stop(1)
 
 
+async def test_an_acknowledgement_that_never_comes_fails_at_the_ack_timeout() -> None:
+    # librdkafka would report it only after a minute: the backstop (one periodic sweep, not a
+    # timer per record) answers first, and forgets the record.
+    bridge = ProducerBridge(
+        {"bootstrap.servers": unreachable_bootstrap(), "message.timeout.ms": 60_000}
+    )
+    await bridge.start()
+    try:
+        with pytest.raises(DeliveryFailed, match="in time"):
+            await bridge.deliver("t", b"k", b"v", HEADERS, ack_timeout=0.3)
+        assert bridge._waiting == {}
+    finally:
+        await bridge.stop(0)
+
+
+async def test_a_delivery_whose_caller_gives_up_is_forgotten() -> None:
+    bridge = ProducerBridge(
+        {"bootstrap.servers": unreachable_bootstrap(), "message.timeout.ms": 60_000}
+    )
+    await bridge.start()
+    try:
+        waiting = asyncio.ensure_future(bridge.deliver("t", b"k", b"v", HEADERS, ack_timeout=60))
+        await asyncio.sleep(0.1)
+        assert len(bridge._waiting) == 1
+        waiting.cancel()
+        await asyncio.gather(waiting, return_exceptions=True)
+        assert bridge._waiting == {}
+    finally:
+        await bridge.stop(0)
+
+
+async def test_stop_fails_the_deliveries_nothing_will_report_any_more() -> None:
+    bridge = ProducerBridge(
+        {"bootstrap.servers": unreachable_bootstrap(), "message.timeout.ms": 60_000}
+    )
+    await bridge.start()
+    waiting = asyncio.ensure_future(bridge.deliver("t", b"k", b"v", HEADERS, ack_timeout=60))
+    await asyncio.sleep(0.1)
+    await bridge.stop(0)
+    with pytest.raises(DeliveryFailed, match="stopped"):
+        await asyncio.wait_for(waiting, 5)
+
+
 async def test_a_send_waits_for_an_in_flight_slot_then_gives_up_at_its_room_timeout() -> None:
     bridge = ProducerBridge(
         {"bootstrap.servers": unreachable_bootstrap(), "message.timeout.ms": 5000},
