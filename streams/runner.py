@@ -28,6 +28,9 @@ from streams.state import DedupState
 
 log = logging.getLogger("hookgate.streams.runner")
 
+#: Records of a batch between two turns of the event loop.
+_YIELD_EVERY = 200
+
 
 class Sink(Protocol):
     async def assign(self, partitions: set[int]) -> None: ...
@@ -87,7 +90,11 @@ class Runner:
 
     async def handle_batch(self, messages: Sequence[Any]) -> None:
         """One fetch's raw records (Faust messages), in offset order per partition."""
-        for message in messages:
+        for count, message in enumerate(messages, 1):
+            if count % _YIELD_EVERY == 0:
+                # A fetch can bring thousands of records and nothing below suspends while the
+                # producers have room: let commits, delivery reports and /healthz run.
+                await asyncio.sleep(0)
             partition = message.partition
             if partition not in self._acks:
                 self._acks[partition] = functools.partial(self._ack, partition)
