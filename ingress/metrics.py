@@ -3,35 +3,17 @@
 Labels are bounded: ``source`` only ever takes configured names (unknown ones are counted under
 ``<unknown>``), ``reason`` the error classes' reasons, ``key_index`` the position of a secret.
 
-Every delivery touches two counters and two histograms. prometheus_client's ``labels()`` checks,
-converts and looks its arguments up under a lock on every call (~2.5 us a call, the largest part
-of the metrics' cost in a profile of the ingress under load); :class:`Labelled` keeps the child
-of each label combination already seen in a plain dict, so a delivery pays one dict lookup.
+Every delivery touches two counters and two histograms, each through
+:class:`schemas.metrics.Labelled` (one dict lookup per delivery instead of ``labels()``).
 """
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
-
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from schemas.metrics import Labelled
+
 UNKNOWN_SOURCE = "<unknown>"
-
-M = TypeVar("M", Counter, Histogram)
-
-
-class Labelled(Generic[M]):
-    """A labelled metric whose children are looked up once per label combination."""
-
-    def __init__(self, metric: M) -> None:
-        self.metric: M = metric
-        self._children: dict[tuple[str, ...], M] = {}
-
-    def labels(self, *values: str) -> M:
-        child = self._children.get(values)
-        if child is None:
-            child = self._children[values] = self.metric.labels(*values)
-        return child
 
 
 class IngressMetrics:

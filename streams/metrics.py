@@ -4,28 +4,36 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from schemas.metrics import Labelled
+
 
 class WorkerMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
-        self.records = Counter(
-            "hookgate_worker_records",
-            "Raw records processed, by outcome: emitted, reemitted (replay), duplicate "
-            "(dropped), dead_lettered. A record read again after a crash counts again.",
-            ["outcome"],
-            registry=self.registry,
+        self.records = Labelled(
+            Counter(
+                "hookgate_worker_records",
+                "Raw records processed, by outcome: emitted, reemitted (replay), duplicate "
+                "(dropped), dead_lettered. A record read again after a crash counts again.",
+                ["outcome"],
+                registry=self.registry,
+            )
         )
-        self.duplicates = Counter(
-            "hookgate_worker_duplicates_dropped",
-            "Deliveries dropped as retries of an event already emitted, by source.",
-            ["source"],
-            registry=self.registry,
+        self.duplicates = Labelled(
+            Counter(
+                "hookgate_worker_duplicates_dropped",
+                "Deliveries dropped as retries of an event already emitted, by source.",
+                ["source"],
+                registry=self.registry,
+            )
         )
-        self.dead_letters = Counter(
-            "hookgate_worker_dead_letters",
-            "Raw records sent to the dead-letter topic, by reason.",
-            ["reason"],
-            registry=self.registry,
+        self.dead_letters = Labelled(
+            Counter(
+                "hookgate_worker_dead_letters",
+                "Raw records sent to the dead-letter topic, by reason.",
+                ["reason"],
+                registry=self.registry,
+            )
         )
         self.transactions = Counter(
             "hookgate_worker_transactions",

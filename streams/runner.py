@@ -72,7 +72,6 @@ class Runner:
         #: Per partition, records taken and not yet acked (committed, skipped or given away).
         self._unacked: dict[int, int] = {}
         self._acks: dict[int, Callable[[], None]] = {}
-        self._by_outcome: dict[str, Any] = {}
         # Seconds since all processed work was last committed, read at scrape time.
         metrics.commit_age.set_function(lambda: time.monotonic() - self._committed_at)
 
@@ -141,13 +140,7 @@ class Runner:
             ack()  # the partition moved away: its new owner reads the record
             return
         self._position[record.partition] = record.offset + 1
-        counter = self._by_outcome.get(result.outcome)
-        if counter is None:
-            # labels() takes a lock and builds a key each time: once per outcome is enough.
-            counter = self._by_outcome[result.outcome] = self._metrics.records.labels(
-                result.outcome
-            )
-        counter.inc()
+        self._metrics.records.labels(result.outcome).inc()
         if result.outcome == "duplicate":
             self._metrics.duplicates.labels(result.source).inc()
         elif result.outcome == "dead_lettered":
