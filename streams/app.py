@@ -1,11 +1,13 @@
 """The worker's composition root: settings in, a Faust app out, its whole lifecycle in view.
 
-One agent, ``normalize``, reads the raw topic as raw bytes (decoding inside the stage, so a
-poison record is dead-lettered instead of crash-looping the agent) and hands each record to the
-runner. The de-duplication table, ``dedup``, is backed by the compacted changelog
-``{app_id}-dedup-changelog``; the table has the raw topic's partition count and an entry lives in
-the changelog partition of its raw record, which is what Faust's recovery expects. The web server
-answers ``/metrics`` and ``/healthz`` (the liveness probe's page).
+Faust keeps the consumer group, the table and its recovery; the raw topic's records are read
+through librdkafka (:mod:`streams.raw_reader`) from the partitions Faust assigned, as raw bytes
+(decoding inside the stage, so a poison record is dead-lettered instead of crash-looping the
+worker), and one task hands them to the runner a batch at a time. The de-duplication table,
+``dedup``, is backed by the compacted changelog ``{app_id}-dedup-changelog``; the table has the
+raw topic's partition count and an entry lives in the changelog partition of its raw record,
+which is what Faust's recovery expects. The web server answers ``/metrics`` and ``/healthz``
+(the liveness probe's page).
 
 Lifecycle: the runner takes over partitions when Faust assigns them (before Faust resumes them),
 commits every ``commit_interval_ms`` and before Faust gives partitions away, expires old
@@ -21,7 +23,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import faust
 from confluent_kafka import KafkaException
 from faust.types import TP
 from prometheus_client import generate_latest
@@ -36,6 +37,7 @@ from streams.metrics import WorkerMetrics
 from streams.offsets import GroupOffsets
 from streams.overrides import WorkerApp, consumer_state
 from streams.pipeline import Stage
+from streams.raw_reader import RawReader, ReaderFailed
 from streams.runner import Runner
 from streams.state import DedupState
 
@@ -44,8 +46,12 @@ log = logging.getLogger("hookgate.streams")
 _PROMETHEUS_TEXT = "text/plain; version=0.0.4"
 #: How often the worker checks that it takes records while records wait (streams/liveness.py).
 _LIVENESS_CHECK_S = 10.0
-#: Fetched batches waiting for the agent: enough to overlap a fetch with processing.
-_BATCHES_QUEUED = 4
+#: Records taken from the reader at a time (librdkafka keeps the next ones fetched meanwhile).
+_BATCH_RECORDS = 1000
+#: How long the task waits when nothing was fetched: the latency it adds to an idle worker.
+_IDLE_S = 0.01
+#: How often it looks again while Faust rebalances or recovers the table.
+_SETTLING_S = 0.05
 
 
 def health(owned: set[int], quiet_s: float, rebalancing: bool) -> dict[str, Any]:
@@ -132,19 +138,18 @@ def create_app(
         # commit once the worker is restarted.
         app.add_future(app.crash(error))
 
-    def highwater(partition: int) -> int | None:
-        try:
-            value = app.consumer.highwater(TP(raw.name, partition))
-        except Exception:
-            return None
-        return int(value) if value is not None else None
-
+    reader = RawReader(
+        kafka_clients.librdkafka(settings.kafka),
+        raw.name,
+        worker.app_id,
+        settings.max_record_bytes,
+    )
     offsets = GroupOffsets(kafka_clients.librdkafka(settings.kafka), worker.app_id, raw.name)
     runner = Runner(
         stage=stage,
         state=state,
         metrics=metrics,
-        highwater=highwater,
+        highwater=reader.highwater,
         crash=crash,
         starts=lambda partitions: {p: o.start for p, o in offsets.read(partitions).items()},
     )
@@ -187,8 +192,16 @@ def create_app(
         else None
     )
 
+    async def assigned(partitions: set[int]) -> None:
+        await runner.assign(partitions)
+        # Each from where the runner resumes it: a kept partition after its last commit, a new
+        # one at the group's committed offset (read again by librdkafka if the runner could not).
+        positions = runner.positions()
+        reader.assign({p: positions.get(p) for p in partitions})
+
     async def stopped() -> None:
         await runner.close()
+        reader.close()
         offsets.close()
         if tracer is not None:
             tracer.close()
@@ -196,22 +209,30 @@ def create_app(
     # Started before Faust's services, stopped after them: the agent and the commits on
     # revocation emit through it until the end.
     app.own_services = [emitter]
-    app.on_assigned = runner.assign
+    app.on_assigned = assigned
     app.on_revoking = runner.commit
     app.on_stopped = stopped
-
-    # The fetcher hands the raw topic's records over one fetch at a time (overrides 6.); a
-    # small queue lets the next fetch overlap this one's processing. Faust's flow control
-    # empties it when a rebalance makes its records stale.
-    app.topics.add(raw_topic)  # subscribed, though no agent reads it record by record
-    batches = app.channel(maxsize=_BATCHES_QUEUED)
-    app.hand_over = batches.put  # type: ignore[assignment]
+    # Subscribed, so that the group assigns its partitions here (and the table's follow them);
+    # Faust does not fetch its records (overrides 6.): the reader does.
+    app.topics.add(raw_topic)
     app.handed_out = lambda: runner.unacked
 
-    @app.agent(batches, name="normalize")
-    async def normalize(stream: faust.StreamT[Any]) -> None:
-        async for batch in stream.noack():  # type: ignore[attr-defined]
-            await runner.handle_batch(batch)
+    @app.task  # type: ignore[untyped-decorator]
+    async def take_raw() -> None:
+        # Not while Faust rebalances or recovers the table: records taken then could belong to a
+        # partition on its way out, or meet a table not yet recovered.
+        try:
+            while not app.should_stop:
+                if app.busy() or not app.flow_control.is_active():
+                    await asyncio.sleep(_SETTLING_S)
+                    continue
+                records = reader.take(_BATCH_RECORDS)
+                if not records:
+                    await asyncio.sleep(_IDLE_S)
+                    continue
+                await runner.handle_batch(records)
+        except ReaderFailed as exc:
+            crash(exc)
 
     @app.timer(worker.commit_interval_ms / 1000)  # type: ignore[untyped-decorator]
     async def commit() -> None:

@@ -6,13 +6,13 @@ progress: its exactly-once mode sends output outside the transactions and commit
 buffer is flushed, and its ack-based offset commits were seen to stall for minutes after a
 restart. So progress is the runner's (:mod:`streams.runner`), and Faust is told so (1-3); what
 it got wrong at the end of a table recovery is mended (4, 5); and its per-record delivery, the
-largest cost in the worker's profile, is replaced by one batch per fetch (6, 7):
+largest cost in the worker's profile, is not used for the raw topic (6, 7):
 
 1. **Do not commit offsets.** The runner commits them (in a transaction, or behind the output
    acknowledgements). A second committer could move the group's offset backwards.
 2. **Before giving partitions away, or stopping, let the runner commit** what it processed, so
    the next owner starts after it. Faust waits there until every record it handed out is acked
-   (``_consumer_wait_empty``; for the batches of 6., until the runner holds no record taken and
+   (``_consumer_wait_empty``; for the records of 6., until the runner holds no record taken and
    not committed), and the runner acks only what it committed; Faust's timers have
    already stopped when the app stops, so the runner commits from inside that wait.
 3. **Before resuming newly assigned partitions, let the runner take them over**: in exactly-once
@@ -32,16 +32,18 @@ largest cost in the worker's profile, is replaced by one batch per fetch (6, 7):
    not yet resumed); a fetch waiting then drained the stream partitions' records, which Faust
    then dropped as not active: the same stuck worker. The thread gets a snapshot, and an empty
    one fetches nothing.
-6. **Hand the raw topic's records over in batches.** Faust delivers each record on its own: a
-   ``wait_first`` (two tasks) per record in the fetcher, then the conductor, the agent's stream
-   queue and its iterator, which together cost several times the worker's own work per record
-   (bench/README.md). The fetcher keeps Faust's checks (generation, flow, active partitions,
-   read offsets) and hands each fetch's raw records as one list to ``app.on_raw_batch``; other
-   topics (a table's changelog during recovery) still go Faust's way. What a flow suspension
-   makes stale is dropped as before: a batch waiting to be handed over when the flow stops is
-   not, and its records are fetched again from the committed offset.
+6. **Do not fetch the raw topic.** Faust stays subscribed to it, so the group assigns its
+   partitions here (and the table's partitions follow them), but its records are read through
+   librdkafka by :mod:`streams.raw_reader`. Faust delivered each record on its own (a
+   ``wait_first`` per record in the fetcher, then the conductor, the agent's stream queue and
+   its iterator: several times the worker's own work per record), and once that was batched,
+   aiokafka's parsing of each fetch in Python was still a fifth of the GIL's time
+   (bench/README.md). The consumer thread pauses the raw partitions in aiokafka as they are
+   assigned and leaves them out of every fetch; other topics (a table's changelog during
+   recovery) still go Faust's way.
 7. **Name the partition of a table write.** Faust's RocksDB store (one database per partition)
-   takes a write's partition from the event being processed, which batches (6.) do not have:
+   takes a write's partition from the event being processed, which records read beside Faust
+   (6.) do not have:
    :func:`in_partition` sets what the store reads, before the runner touches the table for a
    record. The memory store ignores it.
 """
@@ -52,9 +54,10 @@ import asyncio
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Sequence, Set
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import faust
+from aiokafka.structs import TopicPartition
 from faust import streams as faust_streams
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP
@@ -94,7 +97,8 @@ class _ConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
         timeout: float | None = None,  # noqa: ASYNC109 - Faust's signature, passed through
         max_records: int | None = None,
     ) -> Any:
-        snapshot = frozenset(active_partitions)  # 5.
+        raw_topic = cast(WorkerApp, self.app).raw_topic_name
+        snapshot = frozenset(tp for tp in active_partitions if tp.topic != raw_topic)  # 5., 6.
         if not snapshot:
             return {}
         return await super()._fetch_records(
@@ -104,51 +108,19 @@ class _ConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
             max_records=max_records,
         )
 
+    async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
+        # 6. In the consumer thread, before anything is fetched for the new assignment:
+        # aiokafka would otherwise read ahead a buffer of each raw partition that nobody takes.
+        raw_topic = cast(WorkerApp, self.app).raw_topic_name
+        raw = [TopicPartition(tp.topic, tp.partition) for tp in assigned if tp.topic == raw_topic]
+        if raw:
+            self._ensure_consumer().pause(*raw)
+        await super().on_partitions_assigned(assigned, generation_id)
+
 
 class _Consumer(aiokafka_driver.Consumer):
     async def commit(self, topics: Any = None, start_new_transaction: bool = True) -> bool:
         return False  # 1.
-
-    async def _drain_messages(self, fetcher: Any) -> None:  # 6.
-        # Faust's loop (faust/transport/consumer.py), with the raw topic's records batched.
-        app: WorkerApp = self.app  # type: ignore[assignment]
-        raw_topic = app.raw_topic_name
-        callback = self.callback
-        read_offset = self._read_offset
-        suspended = self.suspend_flow.wait
-        consumer_stopped = self._stopped.is_set
-        fetcher_stopped = fetcher._stopped.is_set
-        try:
-            while not (consumer_stopped() or fetcher_stopped()):
-                records = self.getmany(timeout=1.0)
-                # getmany may return at once for a while: give the loop a turn each round.
-                await self.sleep(0)
-                if self.should_stop:
-                    continue
-                batch: list[Any] = []
-                async for tp, message in records:
-                    offset = message.offset
-                    last = read_offset[tp]
-                    if last is not None and offset < last:
-                        continue  # read before Faust's seek: it is fetched again, in order
-                    if tp.topic == raw_topic:
-                        batch.append(message)
-                    else:
-                        if batch:
-                            await self.wait_first(app.hand_over(batch), suspended())
-                            batch = []
-                        await self.wait_first(callback(message), suspended())
-                    read_offset[tp] = offset
-                if batch:
-                    await self.wait_first(app.hand_over(batch), suspended())
-        except self.consumer_stopped_errors:
-            if self.transport.app.should_stop:
-                return
-            raise
-        except asyncio.CancelledError:
-            if self.transport.app.should_stop:
-                return
-            raise
 
     def _new_consumer_thread(self) -> aiokafka_driver.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -174,9 +146,7 @@ class WorkerApp(faust.App):
     on_revoking: Callable[[], Awaitable[None]] | None = None
     #: Called once when the app stops, after the agents.
     on_stopped: Callable[[], Awaitable[None]] | None = None
-    #: Takes one fetch's records of the raw topic, in offset order per partition (6.).
-    hand_over: Callable[[list[Any]], Awaitable[None]]
-    #: How many records were handed over and are not yet committed (2.).
+    #: How many raw records the runner took and did not commit yet (2.).
     handed_out: Callable[[], int] = staticmethod(lambda: 0)
     raw_topic_name: str = ""
     #: Services of the worker's own, started before Faust's and stopped after them.

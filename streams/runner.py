@@ -16,7 +16,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 from confluent_kafka import KafkaException
 
@@ -87,25 +87,17 @@ class Runner:
         """Records taken and not yet committed (Faust waits for none before a rebalance)."""
         return sum(self._unacked.values())
 
-    async def handle_batch(self, messages: Sequence[Any]) -> None:
-        """One fetch's raw records (Faust messages), in offset order per partition."""
-        for count, message in enumerate(messages, 1):
+    async def handle_batch(self, records: Sequence[RawRecord]) -> None:
+        """Raw records as the reader took them, in offset order per partition."""
+        for count, record in enumerate(records, 1):
             if count % _YIELD_EVERY == 0:
-                # A fetch can bring thousands of records and nothing below suspends while the
+                # A batch can hold a thousand records and nothing below suspends while the
                 # producers have room: let commits, delivery reports and /healthz run.
                 await asyncio.sleep(0)
-            partition = message.partition
+            partition = record.partition
             if partition not in self._acks:
                 self._acks[partition] = functools.partial(self._ack, partition)
             self._unacked[partition] = self._unacked.get(partition, 0) + 1
-            record = RawRecord(
-                topic=message.topic,
-                partition=message.partition,
-                offset=message.offset,
-                key=message.key,
-                value=message.value,
-                headers=header_list(message.headers),
-            )
             await self.handle(record, self._acks[partition])
             if self._failed:
                 return  # stopping: the rest is read again after the restart
@@ -216,11 +208,3 @@ class Runner:
         if self.sink is None:
             raise RuntimeError("the runner has no sink: create_app() sets one")
         return self.sink
-
-
-def header_list(headers: Any) -> list[tuple[str, bytes]]:
-    if headers is None:
-        return []
-    if isinstance(headers, Mapping):
-        return list(headers.items())
-    return list(headers)

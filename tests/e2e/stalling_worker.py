@@ -1,6 +1,6 @@
-"""``hookgate worker`` whose consumer never resumes the raw topic's partitions after a
-rebalance: the symptom of the stuck worker (RELIABILITY.md), made on purpose, so the worker's
-liveness check (``streams/liveness.py``) can be shown to notice it.
+"""``hookgate worker`` whose raw reader never hands over a record although records wait: the
+symptom of the stuck worker (RELIABILITY.md), made on purpose, so the worker's liveness check
+(``streams/liveness.py``) can be shown to notice it.
 
 Run as ``python -m tests.e2e.stalling_worker worker --config F``, like ``hookgate``.
 """
@@ -8,19 +8,16 @@ Run as ``python -m tests.e2e.stalling_worker worker --config F``, like ``hookgat
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
 
-from faust.transport.consumer import Consumer
-from faust.types import TP
-
-_resume = Consumer.resume_partitions
+from streams.pipeline import RawRecord
+from streams.raw_reader import RawReader
 
 
-def _resume_all_but_raw(self: Consumer, tps: Iterable[TP]) -> None:
-    _resume(self, {tp for tp in tps if not tp.topic.endswith(".raw")})
+def _take_nothing(self: RawReader, limit: int) -> list[RawRecord]:
+    return []
 
 
-Consumer.resume_partitions = _resume_all_but_raw  # type: ignore[method-assign]
+RawReader.take = _take_nothing  # type: ignore[method-assign]
 
 if __name__ == "__main__":
     from hookgate.cli import main

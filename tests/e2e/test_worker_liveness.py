@@ -1,7 +1,7 @@
 """A worker that stops taking records while records wait stops itself, and a restart resumes.
 
-The stuck worker is made on purpose (``tests/e2e/stalling_worker.py``: the raw partitions are never
-resumed after the rebalance), run as an operator runs the worker, on the real broker.
+The stuck worker is made on purpose (``tests/e2e/stalling_worker.py``: its raw reader never hands
+over a record), run as an operator runs the worker, on the real broker.
 """
 
 from __future__ import annotations

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 from types import SimpleNamespace
@@ -16,7 +15,7 @@ from mode.utils.queues import FlowControlQueue
 
 from schemas import config
 from streams.app import create_app
-from streams.overrides import _Consumer, _ConsumerThread
+from streams.overrides import _ConsumerThread
 
 
 def test_the_worker_creates_its_data_directory_with_its_parents(tmp_path: Path) -> None:
@@ -71,6 +70,7 @@ class BufferedFetcher:
 async def fetched(active: set[TP], buffered: set[TP]) -> set[TP]:
     thread = _ConsumerThread.__new__(_ConsumerThread)
     thread.consumer = SimpleNamespace(flow_active=True)  # type: ignore[assignment]
+    thread.app = SimpleNamespace(raw_topic_name=RAW.topic)  # type: ignore[assignment]
     fetcher = BufferedFetcher(buffered, during_fetch=active.clear)
     client = SimpleNamespace(_closed=False, _fetcher=fetcher)
     return set(await thread._fetch_records(client, active, timeout=1.0))
@@ -88,66 +88,13 @@ async def test_a_fetch_with_no_active_partition_takes_nothing() -> None:
     assert await fetched(set(), {CHANGELOG, RAW}) == set()
 
 
-class Drain:
-    """Just enough of Faust's consumer for one round of the fetcher's loop (overrides 6.)."""
-
-    def __init__(self, fetched: list[tuple[TP, int]], read_offsets: dict[TP, int]) -> None:
-        self.fetched = fetched
-        self.handed_over: list[list[tuple[str, int]]] = []
-        self.one_by_one: list[tuple[str, int]] = []
-        self._read_offset: dict[TP, int | None] = collections.defaultdict(lambda: None)
-        self._read_offset.update(read_offsets)
-        self._stopped = asyncio.Event()
-        self.should_stop = False
-        self.consumer_stopped_errors = ()
-        self.suspend_flow = asyncio.Event()
-        self.app = SimpleNamespace(raw_topic_name=RAW.topic, hand_over=self._hand_over)
-        self.transport = SimpleNamespace(app=self.app)
-
-    async def _hand_over(self, batch: list[Any]) -> None:
-        self.handed_over.append([(m.topic, m.offset) for m in batch])
-
-    async def callback(self, message: Any) -> None:
-        self.one_by_one.append((message.topic, message.offset))
-
-    async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Any]]:  # noqa: ASYNC109
-        self._stopped.set()  # one round
-        for tp, offset in self.fetched:
-            yield tp, SimpleNamespace(topic=tp.topic, partition=tp.partition, offset=offset)
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-
-    async def wait_first(self, *coros: Any) -> None:
-        first, *rest = coros
-        for coro in rest:
-            coro.close()
-        await first
+async def test_a_fetch_never_takes_the_raw_topic_s_records() -> None:
+    # The raw reader (streams/raw_reader.py) reads them; Faust's fetch would hand them over twice.
+    assert await fetched({CHANGELOG, RAW}, {CHANGELOG, RAW}) == {CHANGELOG}
 
 
-async def drained(fetched: list[tuple[TP, int]], read_offsets: dict[TP, int]) -> Drain:
-    consumer = Drain(fetched, read_offsets)
-    fetcher = SimpleNamespace(_stopped=asyncio.Event())
-    await _Consumer._drain_messages(consumer, fetcher)  # type: ignore[arg-type]
-    return consumer
-
-
-async def test_the_raw_records_of_one_fetch_are_handed_over_as_one_batch() -> None:
-    consumer = await drained([(RAW, 0), (RAW, 1), (RAW, 2)], {})
-    assert consumer.handed_over == [[("raw", 0), ("raw", 1), ("raw", 2)]]
-    assert consumer.one_by_one == []
-
-
-async def test_other_topics_records_go_faust_s_way_between_raw_batches() -> None:
-    consumer = await drained([(RAW, 0), (CHANGELOG, 7), (RAW, 1)], {})
-    assert consumer.handed_over == [[("raw", 0)], [("raw", 1)]]
-    assert consumer.one_by_one == [("changelog", 7)]
-
-
-async def test_records_before_the_read_offset_are_not_handed_over() -> None:
-    consumer = await drained([(RAW, 3), (RAW, 4), (RAW, 5)], {RAW: 4})
-    assert consumer.handed_over == [[("raw", 4), ("raw", 5)]]
-    assert consumer._read_offset[RAW] == 5
+async def test_a_fetch_with_only_raw_partitions_active_takes_nothing() -> None:
+    assert await fetched({RAW}, {CHANGELOG, RAW}) == set()
 
 
 def test_the_table_has_no_standby_copies_unless_configured(tmp_path: Path) -> None:
@@ -156,3 +103,23 @@ def test_the_table_has_no_standby_copies_unless_configured(tmp_path: Path) -> No
     assert create_app(default).conf.table_standby_replicas == 0
     one = config.parse({"worker": {"data_dir": str(tmp_path), "standby_replicas": 1}}, env={})
     assert create_app(one).conf.table_standby_replicas == 1
+
+
+async def test_raw_partitions_are_paused_in_aiokafka_as_they_are_assigned() -> None:
+    # Else aiokafka reads ahead a buffer of every raw partition that nobody ever takes.
+    paused: list[Any] = []
+    passed_on: list[set[TP]] = []
+
+    async def assigned(loop: Any, tps: set[TP], generation_id: int) -> None:
+        passed_on.append(tps)
+
+    thread = _ConsumerThread.__new__(_ConsumerThread)
+    thread.app = SimpleNamespace(raw_topic_name=RAW.topic)  # type: ignore[assignment]
+    thread.thread_loop = None  # type: ignore[assignment]
+    thread.consumer = SimpleNamespace(threadsafe_partitions_assigned=assigned)  # type: ignore[assignment]
+    thread._ensure_consumer = lambda: SimpleNamespace(pause=lambda *tps: paused.extend(tps))  # type: ignore[method-assign]
+
+    await thread.on_partitions_assigned({RAW, TP("raw", 1), CHANGELOG}, 3)
+
+    assert sorted((tp.topic, tp.partition) for tp in paused) == [("raw", 0), ("raw", 1)]
+    assert passed_on == [{RAW, TP("raw", 1), CHANGELOG}]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from types import SimpleNamespace
 
 import pytest
 from confluent_kafka import KafkaError, KafkaException
@@ -521,30 +520,18 @@ async def test_start_offsets_that_cannot_be_read_leave_the_first_record_to_set_t
     assert (len(worker.outputs), worker.crashes) == (1, [])
 
 
-# --- batches from the fetcher (streams/overrides.py 6.) ----------------------------------------
-
-
-def as_message(raw: RawRecord) -> SimpleNamespace:
-    """What Faust's fetcher hands over: its messages carry these fields."""
-    return SimpleNamespace(
-        topic=raw.topic,
-        partition=raw.partition,
-        offset=raw.offset,
-        key=raw.key,
-        value=raw.value,
-        headers=raw.headers,
-    )
+# --- batches from the raw reader (streams/raw_reader.py) ------------------------------------
 
 
 async def test_a_batch_is_processed_record_by_record_in_order(worker: Worker) -> None:
-    await worker.runner.handle_batch([as_message(event(0)), as_message(event(1))])
+    await worker.runner.handle_batch([event(0), event(1)])
     assert [dict(sent.headers)["ce_id"] for sent in worker.outputs] == [b"msg_0_0", b"msg_0_1"]
 
 
 async def test_records_of_a_batch_are_handed_out_until_a_commit_covers_them(
     worker: Worker,
 ) -> None:
-    await worker.runner.handle_batch([as_message(event(0)), as_message(event(1))])
+    await worker.runner.handle_batch([event(0), event(1)])
     assert worker.runner.unacked == 2
     worker.outputs[0].succeed()
     await worker.runner.commit()
@@ -558,7 +545,7 @@ async def test_records_of_a_partition_given_away_are_no_longer_handed_out(
     worker: Worker,
 ) -> None:
     await worker.runner.assign({0, 1})
-    await worker.runner.handle_batch([as_message(event(0, partition=1))])
+    await worker.runner.handle_batch([event(0, partition=1)])
     await worker.runner.assign({0})
     assert worker.runner.unacked == 0
 
@@ -566,7 +553,7 @@ async def test_records_of_a_partition_given_away_are_no_longer_handed_out(
 async def test_a_batch_stops_at_a_skipped_offset_and_processes_nothing_after_it(
     worker: Worker,
 ) -> None:
-    batch = [as_message(event(offset)) for offset in (0, 1, 5, 6)]
+    batch = [event(offset) for offset in (0, 1, 5, 6)]
     await worker.runner.handle_batch(batch)
     assert len(worker.crashes) == 1
     assert len(worker.outputs) == 2
@@ -577,6 +564,6 @@ async def test_a_long_batch_lets_the_event_loop_run_meanwhile(worker: Worker) ->
     # /healthz must not wait until all are processed.
     outputs_when_it_ran: list[int] = []
     asyncio.get_running_loop().call_soon(lambda: outputs_when_it_ran.append(len(worker.outputs)))
-    await worker.runner.handle_batch([as_message(event(offset)) for offset in range(1000)])
+    await worker.runner.handle_batch([event(offset) for offset in range(1000)])
     assert outputs_when_it_ran
     assert outputs_when_it_ran[0] < 1000
