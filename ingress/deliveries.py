@@ -23,7 +23,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.types import Receive, Scope, Send
 
 from ingress import logs
-from ingress.body import read_limited
+from ingress.body import BodyDeadlines, read_limited
 from ingress.errors import BodyTimeout, IngressError, MalformedQuery, UnknownSource
 from ingress.limits import InFlight
 from ingress.metrics import UNKNOWN_SOURCE, IngressMetrics
@@ -69,7 +69,7 @@ class DeliveryEndpoint:
         self._metrics = metrics
         self._clock = clock
         self._in_flight = in_flight
-        self._body_timeout_s = body_timeout_s
+        self._body_deadlines = BodyDeadlines(body_timeout_s)
         self._tracer = tracer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -110,7 +110,7 @@ class DeliveryEndpoint:
                         headers.get("content-length"),
                         source.settings.max_body_bytes,
                         held,
-                        self._body_timeout_s,
+                        self._body_deadlines,
                     )
                 except ClientDisconnect:
                     # The sender is gone; nothing was produced, and it will retry.
