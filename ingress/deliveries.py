@@ -31,7 +31,7 @@ from ingress.producer import RawProducer
 from ingress.providers import ConfiguredSource
 from ingress.schemes.base import Verified
 from schemas import tracecontext
-from schemas.raw import RawDelivery
+from schemas.raw import SourceRecords
 from schemas.telemetry import Span, Tracer
 from schemas.tracecontext import TraceContext
 
@@ -64,6 +64,11 @@ class DeliveryEndpoint:
         tracer: Tracer | None = None,
     ) -> None:
         self._sources = sources
+        # The raw record's per-source headers, encoded once (schemas.raw.SourceRecords).
+        self._records = {
+            name: SourceRecords(name, source.provider.name, source.provider.scheme)
+            for name, source in sources.items()
+        }
         self._producer = producer
         self._raw_topic = raw_topic
         self._metrics = metrics
@@ -177,25 +182,21 @@ class DeliveryEndpoint:
         kept = verified.kept_headers
         if kept is None:
             kept = source.verifier.kept_headers
-        delivery = RawDelivery(
-            source=name,
-            provider=source.provider.name,
-            scheme=source.provider.scheme,
-            event_id=verified.event_id,
-            received_at_ms=int(now * 1000),
-            content_type=headers.get("content-type", "application/octet-stream"),
-            body=body,
-            sender_headers=tuple((h, headers[h]) for h in kept if h in headers),
+        records = self._records[name]
+        record_headers = records.headers(
+            verified.event_id,
+            int(now * 1000),
+            headers.get("content-type", "application/octet-stream"),
+            [(h, headers[h]) for h in kept if h in headers],
             signed_at_ms=None if verified.timestamp is None else verified.timestamp * 1000,
             key_index=verified.key_index,
             dedup_id=verified.dedup_id,
             trace=trace,
         )
+        key = records.key(verified.event_id, verified.dedup_id)
         produce_started = time.perf_counter()
         with self._in_flight.producing():
-            await self._producer.produce(
-                self._raw_topic, delivery.key, delivery.body, delivery.headers()
-            )
+            await self._producer.produce(self._raw_topic, key, body, record_headers)
         self._metrics.produce_seconds.observe(time.perf_counter() - produce_started)
 
     def _span(
