@@ -23,7 +23,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.types import Receive, Scope, Send
 
 from ingress import logs
-from ingress.body import read_limited
+from ingress.body import BodyDeadlines, read_limited
 from ingress.errors import BodyTimeout, IngressError, MalformedQuery, UnknownSource
 from ingress.limits import InFlight
 from ingress.metrics import UNKNOWN_SOURCE, IngressMetrics
@@ -31,7 +31,7 @@ from ingress.producer import RawProducer
 from ingress.providers import ConfiguredSource
 from ingress.schemes.base import Verified
 from schemas import tracecontext
-from schemas.raw import RawDelivery
+from schemas.raw import SourceRecords
 from schemas.telemetry import Span, Tracer
 from schemas.tracecontext import TraceContext
 
@@ -64,12 +64,17 @@ class DeliveryEndpoint:
         tracer: Tracer | None = None,
     ) -> None:
         self._sources = sources
+        # The raw record's per-source headers, encoded once (schemas.raw.SourceRecords).
+        self._records = {
+            name: SourceRecords(name, source.provider.name, source.provider.scheme)
+            for name, source in sources.items()
+        }
         self._producer = producer
         self._raw_topic = raw_topic
         self._metrics = metrics
         self._clock = clock
         self._in_flight = in_flight
-        self._body_timeout_s = body_timeout_s
+        self._body_deadlines = BodyDeadlines(body_timeout_s)
         self._tracer = tracer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -110,7 +115,7 @@ class DeliveryEndpoint:
                         headers.get("content-length"),
                         source.settings.max_body_bytes,
                         held,
-                        self._body_timeout_s,
+                        self._body_deadlines,
                     )
                 except ClientDisconnect:
                     # The sender is gone; nothing was produced, and it will retry.
@@ -177,25 +182,21 @@ class DeliveryEndpoint:
         kept = verified.kept_headers
         if kept is None:
             kept = source.verifier.kept_headers
-        delivery = RawDelivery(
-            source=name,
-            provider=source.provider.name,
-            scheme=source.provider.scheme,
-            event_id=verified.event_id,
-            received_at_ms=int(now * 1000),
-            content_type=headers.get("content-type", "application/octet-stream"),
-            body=body,
-            sender_headers=tuple((h, headers[h]) for h in kept if h in headers),
+        records = self._records[name]
+        record_headers = records.headers(
+            verified.event_id,
+            int(now * 1000),
+            headers.get("content-type", "application/octet-stream"),
+            [(h, headers[h]) for h in kept if h in headers],
             signed_at_ms=None if verified.timestamp is None else verified.timestamp * 1000,
             key_index=verified.key_index,
             dedup_id=verified.dedup_id,
             trace=trace,
         )
+        key = records.key(verified.event_id, verified.dedup_id)
         produce_started = time.perf_counter()
         with self._in_flight.producing():
-            await self._producer.produce(
-                self._raw_topic, delivery.key, delivery.body, delivery.headers()
-            )
+            await self._producer.produce(self._raw_topic, key, body, record_headers)
         self._metrics.produce_seconds.observe(time.perf_counter() - produce_started)
 
     def _span(

@@ -117,33 +117,80 @@ class RawDelivery:
         return FORMAT_VERSION if self.dedup_id is None else DEDUP_FORMAT_VERSION
 
     def headers(self) -> list[tuple[str, bytes]]:
-        out = [
-            (Header.FORMAT, self.format.encode()),
-            (Header.SOURCE, self.source.encode()),
-            (Header.PROVIDER, self.provider.encode()),
-            (Header.SCHEME, self.scheme.encode()),
-            (Header.EVENT_ID, self.event_id.encode()),
-            (Header.RECEIVED_AT, str(self.received_at_ms).encode()),
-            (Header.CONTENT_TYPE, self.content_type.encode()),
-        ]
-        if self.dedup_id is not None:
-            out.append((Header.DEDUP_ID, self.dedup_id.encode()))
-        if self.signed_at_ms is not None:
-            out.append((Header.SIGNED_AT, str(self.signed_at_ms).encode()))
-        if self.key_index is not None:
-            out.append((Header.KEY_INDEX, str(self.key_index).encode()))
-        if self.trace is not None:
-            out.append((Header.TRACEPARENT, self.trace.traceparent.encode()))
-            if self.trace.state:
-                out.append((Header.TRACESTATE, self.trace.state.encode()))
-        out.extend((SENDER_PREFIX + name, value.encode()) for name, value in self.sender_headers)
-        return out
+        return SourceRecords(self.source, self.provider, self.scheme).headers(
+            self.event_id,
+            self.received_at_ms,
+            self.content_type,
+            self.sender_headers,
+            signed_at_ms=self.signed_at_ms,
+            key_index=self.key_index,
+            dedup_id=self.dedup_id,
+            trace=self.trace,
+        )
 
     def sender_header(self, name: str) -> str | None:
         for key, value in self.sender_headers:
             if key == name:
                 return value
         return None
+
+
+class SourceRecords:
+    """The record key and headers of one source's deliveries, with the headers that are the same
+    for every delivery of the source (format, source, provider, scheme) encoded once: the ingress
+    keeps one per configured source instead of building a :class:`RawDelivery` and encoding
+    every header per delivery (~8 % of a delivery's samples in a profile under load). The one
+    definition of the headers' order and encoding: :meth:`RawDelivery.headers` uses it too."""
+
+    __slots__ = ("_by_dedup_id", "_by_event_id", "_key_prefix", "source")
+
+    def __init__(self, source: str, provider: str, scheme: str) -> None:
+        self.source = source
+        common = (
+            (Header.SOURCE, source.encode()),
+            (Header.PROVIDER, provider.encode()),
+            (Header.SCHEME, scheme.encode()),
+        )
+        self._by_event_id = ((Header.FORMAT, FORMAT_VERSION.encode()), *common)
+        self._by_dedup_id = ((Header.FORMAT, DEDUP_FORMAT_VERSION.encode()), *common)
+        self._key_prefix = source.encode() + b":"
+
+    def key(self, event_id: str, dedup_id: str | None) -> bytes:
+        """:func:`record_key` of a delivery (a ``dedup_id`` equal to ``event_id`` is none)."""
+        return self._key_prefix + (event_id if dedup_id is None else dedup_id).encode()
+
+    def headers(
+        self,
+        event_id: str,
+        received_at_ms: int,
+        content_type: str,
+        sender_headers: Iterable[tuple[str, str]],
+        *,
+        signed_at_ms: int | None,
+        key_index: int | None,
+        dedup_id: str | None,
+        trace: TraceContext | None,
+    ) -> list[tuple[str, bytes]]:
+        """The record's headers, in :class:`RawDelivery`'s order (see the module doc)."""
+        if dedup_id == event_id:
+            dedup_id = None
+        out = list(self._by_event_id if dedup_id is None else self._by_dedup_id)
+        out.append((Header.EVENT_ID, event_id.encode()))
+        out.append((Header.RECEIVED_AT, b"%d" % received_at_ms))
+        out.append((Header.CONTENT_TYPE, content_type.encode()))
+        if dedup_id is not None:
+            out.append((Header.DEDUP_ID, dedup_id.encode()))
+        if signed_at_ms is not None:
+            out.append((Header.SIGNED_AT, b"%d" % signed_at_ms))
+        if key_index is not None:
+            out.append((Header.KEY_INDEX, b"%d" % key_index))
+        if trace is not None:
+            out.append((Header.TRACEPARENT, trace.traceparent.encode()))
+            if trace.state:
+                out.append((Header.TRACESTATE, trace.state.encode()))
+        for name, value in sender_headers:
+            out.append((SENDER_PREFIX + name, value.encode()))
+        return out
 
 
 def record_key(source: str, event_id: str) -> bytes:

@@ -5,7 +5,7 @@ One definition each, so every scheme refuses the same malformed input for the sa
 
 from __future__ import annotations
 
-import base64
+import binascii
 import re
 from typing import Any
 
@@ -36,11 +36,14 @@ def strict_b64decode(text: str, size: int) -> bytes | None:
     """
     if not text.isascii():
         return None
+    data = text.encode()
+    # binascii directly: base64.b64decode(validate=True) adds a regex match and two wrappers,
+    # and the canonical check below refuses whatever a lenient decode would have let through.
     try:
-        raw = base64.b64decode(text, validate=True)
-    except ValueError:  # binascii.Error
+        raw = binascii.a2b_base64(data, strict_mode=True)
+    except binascii.Error:
         return None
-    if len(raw) != size or base64.b64encode(raw) != text.encode():
+    if len(raw) != size or binascii.b2a_base64(raw, newline=False) != data:
         return None
     return raw
 

@@ -109,14 +109,18 @@ def _parse_entries(header: str, name: str) -> dict[str, list[bytes]]:
     well_formed = False
     for token in tokens:
         version, _, text = token.partition(",")
-        if not (_VERSION.fullmatch(version) and text):
+        if not text:
             continue
-        if version not in _SIG_LENGTHS:
+        # The versions we know first: they always match _VERSION, so only the rest pay the
+        # regex (this runs per delivery).
+        size = _SIG_LENGTHS.get(version)
+        if size is not None:
+            if (raw := strict_b64decode(text, size)) is not None:
+                if raw not in found[version]:  # a repeated entry would cost a check per key
+                    found[version].append(raw)
+                well_formed = True
+        elif _VERSION.fullmatch(version):
             well_formed = True  # a newer version: not ours to judge, but the header is sane
-        elif (raw := strict_b64decode(text, _SIG_LENGTHS[version])) is not None:
-            if raw not in found[version]:  # a repeated entry would cost a verification per key
-                found[version].append(raw)
-            well_formed = True
     if not well_formed:
         raise MalformedHeader(f"{name} holds no well-formed 'version,base64' entry")
     return found

@@ -362,3 +362,46 @@ def test_an_invalid_traceparent_is_ignored_not_refused(value: bytes) -> None:
 
 def test_a_traced_record_validates_against_the_published_schema() -> None:
     jsonschema.Draft202012Validator(SCHEMA).validate(json_form(TRACED))
+
+
+# --- the exact bytes ----------------------------------------------------------------------------
+
+
+def test_the_headers_are_written_in_this_order_with_these_bytes() -> None:
+    # The format as the ingress wrote it before SourceRecords: its order and bytes must not move.
+    trace = tracecontext.parse("00-" + "a" * 32 + "-" + "b" * 16 + "-01", "k=v")
+    delivery = replace(KEYED, trace=trace, signed_at_ms=1_795_000_000_000, key_index=0)
+    assert delivery.headers() == [
+        ("hookgate-format", b"2"),
+        ("hookgate-source", b"demo"),
+        ("hookgate-provider", b"github"),
+        ("hookgate-scheme", b"body-hmac"),
+        ("hookgate-event-id", b"72d3162e-cc78-11e3-81ab-4c9367dc0958"),
+        ("hookgate-received-at", b"1795000000123"),
+        ("content-type", b"application/json"),
+        ("hookgate-dedup-id", b"sha256:" + b"ab" * 32),
+        ("hookgate-signed-at", b"1795000000000"),
+        ("hookgate-key-index", b"0"),
+        ("traceparent", b"00-" + b"a" * 32 + b"-" + b"b" * 16 + b"-01"),
+        ("tracestate", b"k=v"),
+        ("sender-webhook-id", b"msg_p5jXN8AQM9LWM0D4loKWxJek"),
+        ("sender-webhook-timestamp", b"1795000000"),
+        ("sender-webhook-signature", b"v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="),
+    ]
+
+
+def test_a_source_s_records_have_the_key_and_headers_of_its_raw_delivery() -> None:
+    for delivery in (DELIVERY, KEYED, replace(DELIVERY, dedup_id=DELIVERY.event_id)):
+        records = raw.SourceRecords(delivery.source, delivery.provider, delivery.scheme)
+        assert records.key(delivery.event_id, delivery.dedup_id) == delivery.key
+        headers = records.headers(
+            delivery.event_id,
+            delivery.received_at_ms,
+            delivery.content_type,
+            delivery.sender_headers,
+            signed_at_ms=delivery.signed_at_ms,
+            key_index=delivery.key_index,
+            dedup_id=delivery.dedup_id,
+            trace=delivery.trace,
+        )
+        assert headers == delivery.headers()
