@@ -202,6 +202,9 @@ def _scenario(cluster: LocalKafkaCluster, tmp_path_factory: pytest.TempPathFacto
     stack.ensure_topics()
     topics = [stack.settings.topics.raw.name, stack.settings.topics.canonical.name]
     admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
+    # Also until every broker knows the new topics: a metadata answer just after their
+    # creation can lack them.
+    wait_until(lambda: _all_in_sync(admin, topics, 3), 60, "the topics' replicas to be in sync")
     metadata = admin.list_topics(timeout=10)
     replicas = {
         t: {len(p.replicas) for p in metadata.topics[t].partitions.values()} for t in topics
@@ -211,7 +214,6 @@ def _scenario(cluster: LocalKafkaCluster, tmp_path_factory: pytest.TempPathFacto
         r.name: f.result(10)["min.insync.replicas"].value
         for r, f in admin.describe_configs(resources).items()
     }
-    wait_until(lambda: _all_in_sync(admin, topics, 3), 60, "the topics' replicas to be in sync")
 
     with running(stack, "ingress", "worker"):
         stack.wait_ingress_ready()
