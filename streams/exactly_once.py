@@ -172,6 +172,11 @@ class Transactions:
         self._state = state
         self._metrics = metrics
         self._timeout_s = timeout_s
+        # An operator's own (kafka.client) wins: librdkafka refuses a message.timeout.ms or
+        # socket.timeout.ms above it, so one who raised those must be able to raise it too.
+        transaction_timeout_ms = int(
+            self._client_config.pop("transaction.timeout.ms", transaction_timeout_ms)
+        )
         self._transaction_timeout_ms = transaction_timeout_ms
         self._commit_deadline_s = (
             transaction_timeout_ms / 1000 + COMMIT_DEADLINE_MARGIN_S

@@ -39,14 +39,14 @@ class Setup:
         for future in futures.values():
             future.result(30)
 
-    def transactions(self, **options: Any) -> Transactions:
+    def transactions(self, client: dict[str, Any] | None = None, **options: Any) -> Transactions:
         state = DedupState({}, AutoAckEmitter(), f"{self.group}-changelog", 3_600_000)
 
         def refused(record: RawRecord, error: RecordRefused) -> Output:
             return Output(self.out, record.key, b"refused", [], dead_letter=True)
 
         return Transactions(
-            client_config={"bootstrap.servers": self.bootstrap},
+            client_config={**(client or {}), "bootstrap.servers": self.bootstrap},
             app_id=self.group,
             raw_topic=self.raw,
             state=state,
@@ -142,6 +142,13 @@ async def test_the_producers_transaction_timeout_is_the_one_given(setup: Setup) 
     # Above the broker's transaction.max.timeout.ms (900 s by default): init_transactions is
     # refused, which only happens if the setting reaches the producer.
     txns = setup.transactions(transaction_timeout_ms=900_001)
+    with pytest.raises(TransactionFailed, match="cannot start transactions"):
+        await txns.assign({0})
+
+
+async def test_an_operators_own_transaction_timeout_wins(setup: Setup) -> None:
+    # Theirs is refused by the broker (above 900 s), ours alone would not be.
+    txns = setup.transactions(client={"transaction.timeout.ms": 900_001})
     with pytest.raises(TransactionFailed, match="cannot start transactions"):
         await txns.assign({0})
 
