@@ -5,8 +5,9 @@ its own ports), creates the stack's topics with replication factor 3 and
 ``min.insync.replicas=2``, runs the ingress and the worker against it, and keeps senders posting
 signed deliveries while it
 
-1. kills the broker coordinating the worker's consumer group (SIGKILL), keeps it down until
-   deliveries accepted meanwhile come out canonical, then starts it again and waits until every
+1. kills the broker coordinating the worker's consumer group (SIGKILL), keeps it down for at
+   least 60 s and until deliveries accepted meanwhile come out canonical (and are coming out),
+   noting how long that output stood still at most, then starts it again and waits until every
    replica is back in sync;
 2. kills two brokers: fewer than ``min.insync.replicas`` are left, so nothing can be acknowledged
    and every delivery must be answered 503 within the producer's delivery timeout; then starts
@@ -43,12 +44,17 @@ DELIVERY_TIMEOUT_MS = 5000
 #: How long past the delivery timeout a 503 may take (the bridge's poll margin, a busy machine).
 ANSWER_MARGIN_S = 4.0
 SENDERS = 3
-#: How soon after the group's coordinator is killed a delivery accepted since must come out
-#: canonical. A commit stuck on the lost coordinator is given up after ~15 s and the worker
-#: restarted (~20 s here); before that deadline it waited for the 60 s transaction timeout
-#: (RELIABILITY.md, "A broker that can fail").
-OUTPUT_RESUMES_WITHIN_S = 60.0
-#: How long the one-broker phase waits for its deliveries to come out canonical.
+#: The longest the canonical output may stand still, deliveries waiting, while the group's
+#: coordinator is down. A commit stuck on the lost coordinator is given up after ~15 s and the
+#: worker restarted (~30 s in all here); before that deadline it waited for the 60 s transaction
+#: timeout, or longer (RELIABILITY.md, "A broker that can fail").
+OUTPUT_GAP_BOUND_S = 50.0
+#: The coordinator stays down at least this long (a commit was seen to get stuck 25 s after the
+#: kill, after some output), and then until the output flows again: a standstill is seen whole.
+ONE_DOWN_MIN_S = 60.0
+#: Output counts as flowing when more came out this recently.
+FLOWING_S = 5.0
+#: How long the one-broker phase waits for 20 of its deliveries to come out canonical.
 ONE_DOWN_PATIENCE_S = 120.0
 #: Phases in the order the scenario passes through them; requests are labelled by the phase in
 #: which they started. "killing"/"restarting" cover the moments a kill or start is under way.
@@ -120,6 +126,8 @@ class Outcome:
     canonical_while_one_down: int
     #: Seconds from the kill until the first delivery accepted since came out canonical.
     output_resumed_after: float | None
+    #: The longest time (s) no more of those came out while some were waiting.
+    longest_output_gap: float
     #: When the two brokers' restart was complete (monotonic clock), and the first 200 after it.
     restarted_at: float
     first_accepted_after: float | None
@@ -144,7 +152,8 @@ class Outcome:
             f"lost {len(accepted - set(counted))}, "
             f"duplicated {sum(1 for n in counted.values() if n > 1)}, "
             f"canonical while one down {self.canonical_while_one_down} "
-            f"(first after {self.output_resumed_after} s), "
+            f"(first after {self.output_resumed_after} s, "
+            f"longest standstill {self.longest_output_gap} s), "
             f"restarts {self.restarts}"
         )
         return "\n".join(lines)
@@ -236,13 +245,22 @@ def _scenario(cluster: LocalKafkaCluster, tmp_path_factory: pytest.TempPathFacto
             cluster.kill(victim)
             canonical_while_one_down = 0
             output_resumed_after: float | None = None
-            while time.monotonic() < killed_at + ONE_DOWN_PATIENCE_S:
+            longest_output_gap, last_output_at = 0.0, killed_at
+            while (now := time.monotonic()) < killed_at + ONE_DOWN_PATIENCE_S:
                 one_down = set(senders.accepted("one_down"))
                 out = one_down & _canonical_now(stack)
+                if len(out) < canonical_while_one_down:
+                    time.sleep(1)  # the read failed (a partition's leader moving): no news
+                    continue
+                if len(out) > canonical_while_one_down:
+                    last_output_at = now
+                elif one_down - out:
+                    longest_output_gap = max(longest_output_gap, round(now - last_output_at, 1))
                 canonical_while_one_down = len(out)
                 if out and output_resumed_after is None:
-                    output_resumed_after = round(time.monotonic() - killed_at, 1)
-                if canonical_while_one_down >= 20:
+                    output_resumed_after = round(now - killed_at, 1)
+                flowing = now - last_output_at <= FLOWING_S
+                if canonical_while_one_down >= 20 and now >= killed_at + ONE_DOWN_MIN_S and flowing:
                     break
                 time.sleep(1)
 
@@ -286,6 +304,7 @@ def _scenario(cluster: LocalKafkaCluster, tmp_path_factory: pytest.TempPathFacto
         canonical=canonical,
         canonical_while_one_down=canonical_while_one_down,
         output_resumed_after=output_resumed_after,
+        longest_output_gap=longest_output_gap,
         restarted_at=restarted_at,
         first_accepted_after=first_after,
         replicas=replicas,
@@ -325,7 +344,7 @@ def test_canonical_output_continues_while_one_broker_is_down(outcome: Outcome) -
 
 def test_output_resumes_soon_after_the_group_coordinator_is_lost(outcome: Outcome) -> None:
     assert outcome.output_resumed_after is not None, outcome.figures()
-    assert outcome.output_resumed_after <= OUTPUT_RESUMES_WITHIN_S, outcome.figures()
+    assert outcome.longest_output_gap <= OUTPUT_GAP_BOUND_S, outcome.figures()
 
 
 def test_with_two_brokers_down_every_delivery_is_a_prompt_503(outcome: Outcome) -> None:
