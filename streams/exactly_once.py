@@ -51,8 +51,8 @@ _INIT_PATIENCE_S = 300.0
 #: What a transaction may take beyond one commit interval before the broker aborts it: Kafka
 #: Streams' exactly-once default. A commit after a broker loss was seen to take ~5 s here.
 _TRANSACTION_SLACK_MS = 10_000
-#: How long past the transaction timeout a commit is awaited before it is given up: the
-#: broker's abort has to reach the client, which then fails the blocked call.
+#: How long past the transaction timeout a commit is awaited before it is given up: by then
+#: the broker has aborted it, and librdkafka usually says so itself (a clearer error).
 COMMIT_DEADLINE_MARGIN_S = 5.0
 
 _T = TypeVar("_T")
@@ -62,8 +62,10 @@ def transaction_timeout_ms_for(commit_interval_ms: int) -> int:
     """``transaction.timeout.ms`` for a worker committing every ``commit_interval_ms``.
 
     A transaction stays open one commit interval and then for its commit, so the timeout must
-    exceed the interval. It also bounds how long a commit stuck on a lost coordinator holds up
-    the worker: the broker aborts the transaction and the client's blocked call fails.
+    exceed the interval. It also bounds the requests of a commit (librdkafka caps its
+    ``socket.timeout.ms`` by it) and how long the other partitions' transactions stay open
+    behind a stuck one before the broker aborts them; a call stuck on a lost group coordinator
+    is not woken by that abort (RELIABILITY.md), hence :func:`call_with_deadline`.
     """
     return commit_interval_ms + _TRANSACTION_SLACK_MS
 
