@@ -31,7 +31,7 @@ from schemas import kafka_clients, telemetry
 from schemas.config import Settings
 from streams.at_least_once import Acknowledged
 from streams.emitter import Emitter
-from streams.exactly_once import Transactions
+from streams.exactly_once import Transactions, transaction_timeout_ms_for
 from streams.liveness import Liveness, Progress
 from streams.metrics import WorkerMetrics
 from streams.offsets import GroupOffsets
@@ -161,6 +161,7 @@ def create_app(
             state=state,
             metrics=metrics,
             on_refused=runner.dead_letter,
+            transaction_timeout_ms=transaction_timeout_ms_for(worker.commit_interval_ms),
         )
     else:
 

@@ -18,15 +18,22 @@ transactional one could move the group's offset backwards.
 
 While a commit runs (in a thread: librdkafka's calls block), new records of that partition are
 held and produced into the next transaction, so processing does not stop for commits.
+
+A commit that does not return within the transaction timeout plus a margin fails the worker
+(``TransactionFailed``), which its supervisor restarts: librdkafka 2.16's
+``send_offsets_to_transaction`` can wait past its own timeout while the group's coordinator is
+lost (confluentinc/librdkafka#5456, #5511; RELIABILITY.md, "A broker that can fail").
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
@@ -41,6 +48,46 @@ log = logging.getLogger("hookgate.streams.transactions")
 
 #: How long a partition's takeover may keep retrying ``init_transactions``.
 _INIT_PATIENCE_S = 300.0
+#: What a transaction may take beyond one commit interval before the broker aborts it: Kafka
+#: Streams' exactly-once default. A commit after a broker loss was seen to take ~5 s here.
+_TRANSACTION_SLACK_MS = 10_000
+#: How long past the transaction timeout a commit is awaited before it is given up: by then
+#: the broker has aborted it, and librdkafka usually says so itself (a clearer error).
+COMMIT_DEADLINE_MARGIN_S = 5.0
+
+_T = TypeVar("_T")
+
+
+def transaction_timeout_ms_for(commit_interval_ms: int) -> int:
+    """``transaction.timeout.ms`` for a worker committing every ``commit_interval_ms``.
+
+    A transaction stays open one commit interval and then for its commit, so the timeout must
+    exceed the interval. It also bounds the requests of a commit (librdkafka caps its
+    ``socket.timeout.ms`` by it) and how long the other partitions' transactions stay open
+    behind a stuck one before the broker aborts them; a call stuck on a lost group coordinator
+    is not woken by that abort (RELIABILITY.md), hence :func:`call_with_deadline`.
+    """
+    return commit_interval_ms + _TRANSACTION_SLACK_MS
+
+
+async def call_with_deadline(call: Callable[[], _T], deadline_s: float) -> _T:
+    """``call()`` in a thread of its own; ``TimeoutError`` if it has not returned by then.
+
+    A blocked librdkafka call cannot be interrupted. In a daemon thread it does not keep the
+    process from exiting, where ``asyncio.to_thread``'s executor joins its threads at exit.
+    """
+    outcome: concurrent.futures.Future[_T] = concurrent.futures.Future()
+
+    def run() -> None:
+        if not outcome.set_running_or_notify_cancel():
+            return
+        try:
+            outcome.set_result(call())
+        except BaseException as exc:
+            outcome.set_exception(exc)
+
+    threading.Thread(target=run, name="hookgate-commit", daemon=True).start()
+    return await asyncio.wait_for(asyncio.wrap_future(outcome), deadline_s)
 
 
 class TransactionFailed(Exception):
@@ -117,6 +164,8 @@ class Transactions:
         metrics: WorkerMetrics,
         on_refused: OnRefused,
         timeout_s: float = 30.0,
+        transaction_timeout_ms: int = transaction_timeout_ms_for(100),
+        commit_deadline_s: float | None = None,
     ) -> None:
         self._on_refused = on_refused
         self._client_config = dict(client_config)
@@ -125,6 +174,17 @@ class Transactions:
         self._state = state
         self._metrics = metrics
         self._timeout_s = timeout_s
+        # An operator's own (kafka.client) wins: librdkafka refuses a message.timeout.ms or
+        # socket.timeout.ms above it, so one who raised those must be able to raise it too.
+        transaction_timeout_ms = int(
+            self._client_config.pop("transaction.timeout.ms", transaction_timeout_ms)
+        )
+        self._transaction_timeout_ms = transaction_timeout_ms
+        self._commit_deadline_s = (
+            transaction_timeout_ms / 1000 + COMMIT_DEADLINE_MARGIN_S
+            if commit_deadline_s is None
+            else commit_deadline_s
+        )
         self._open: dict[int, _PartitionTransaction] = {}
         self._group: object | None = None
         self._lock = asyncio.Lock()
@@ -193,7 +253,16 @@ class Transactions:
         started = time.monotonic()
         try:
             await self._state.durable(txn.partition, upto)
-            await asyncio.to_thread(self._commit_blocking, txn.producer, txn.partition, offset)
+            await call_with_deadline(
+                lambda: self._commit_blocking(txn.producer, txn.partition, offset),
+                self._commit_deadline_s,
+            )
+        except TimeoutError:
+            self._metrics.transactions.labels("aborted").inc()
+            raise TransactionFailed(
+                f"partition {txn.partition}: commit up to offset {offset} did not return "
+                f"within {self._commit_deadline_s:.0f} s"
+            ) from None
         except BaseException:
             self._metrics.transactions.labels("aborted").inc()
             raise
@@ -231,6 +300,7 @@ class Transactions:
                 "linger.ms": LINGER_MS,
                 # Errors reach commit_transaction(); successes need no callback per record.
                 "delivery.report.only.error": True,
+                "transaction.timeout.ms": self._transaction_timeout_ms,
             }
         )
         deadline = time.monotonic() + _INIT_PATIENCE_S

@@ -142,8 +142,9 @@ class WorkerApp(faust.App):
 
     #: Called with the raw-topic partitions this worker owns after a rebalance.
     on_assigned: Callable[[set[int]], Awaitable[None]] | None = None
-    #: Called before partitions are given away and when stopping: commit what was processed.
-    on_revoking: Callable[[], Awaitable[None]] | None = None
+    #: Called before partitions are given away and when stopping: commit what was processed;
+    #: ``False`` once a commit has failed (nothing more will be committed).
+    on_revoking: Callable[[], Awaitable[bool]] | None = None
     #: Called once when the app stops, after the agents.
     on_stopped: Callable[[], Awaitable[None]] | None = None
     #: How many raw records the runner took and did not commit yet (2.).
@@ -168,7 +169,10 @@ class WorkerApp(faust.App):
             # 2. The agent may be inside one last record when the flow stops: commit until
             # nothing handed out is unacked (bounded; Faust's own wait follows).
             for _ in range(_COMMIT_ROUNDS):
-                await self.on_revoking()
+                if not await self.on_revoking():
+                    # A commit failed: nothing handed out will be acked, and waiting for it
+                    # only delays the restart that redoes it from the last commit.
+                    break
                 if not consumer._unacked_messages and not self.handed_out():
                     break
                 await asyncio.sleep(0.05)

@@ -172,19 +172,25 @@ class Runner:
         """Per owned partition that took a record since it was assigned, the next offset."""
         return dict(self._position)
 
-    async def commit(self) -> None:
-        """Commit what was processed; a failure stops the worker (restart = redo from commit)."""
-        if self._failed or self.sink is None:
-            return
+    async def commit(self) -> bool:
+        """Commit what was processed; a failure stops the worker (restart = redo from commit).
+
+        Returns ``False`` once a commit has failed: nothing will be committed any more.
+        """
+        if self._failed:
+            return False
+        if self.sink is None:
+            return True
         try:
             await self.sink.commit()
         except Exception as exc:
             self._failed = True
             log.error("commit failed, stopping the worker: %s", exc)
             self._crash(exc)
-            return
+            return False
         self._committed_at = time.monotonic()
         self._observe()
+        return True
 
     async def expire(self) -> None:
         removed = await self.state.expire(set(self._owned))

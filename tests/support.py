@@ -246,7 +246,9 @@ class Stack:
                     ):
                         continue
                     self.restarts[role] = self.restarts.get(role, 0) + 1
-                    print(f"{self.name}: {role} exited with {code}; restarted")
+                    # The wall clock, to line the restart up with the process's own log.
+                    at = time.strftime("%H:%M:%S")
+                    print(f"{at} {self.name}: {role} exited with {code}; restarted")
                     self.processes[role] = self._spawn(role, self._modules[role])
 
     def stop(self, role: str, timeout: float = 30) -> int:

@@ -373,6 +373,22 @@ async def test_a_crashed_worker_commits_no_more(worker: Worker) -> None:
     assert len(worker.crashes) == 1
 
 
+async def test_a_commit_that_succeeds_says_commits_go_on(worker: Worker) -> None:
+    await worker.handle(event(10))
+    worker.outputs[0].succeed()
+    assert await worker.runner.commit() is True
+
+
+async def test_after_a_failed_commit_the_runner_says_nothing_more_will_commit(
+    worker: Worker,
+) -> None:
+    # The app's stop stops waiting for records to be acked on this answer (streams/overrides.py).
+    await worker.handle(event(10))
+    worker.outputs[0].fail(RuntimeError("broker unreachable"))
+    assert await worker.runner.commit() is False
+    assert await worker.runner.commit() is False
+
+
 async def test_a_failed_output_stops_the_records_after_it(worker: Worker) -> None:
     await worker.handle(event(10))
     worker.outputs[0].fail(RuntimeError("broker unreachable"))

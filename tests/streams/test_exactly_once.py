@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
@@ -38,20 +39,21 @@ class Setup:
         for future in futures.values():
             future.result(30)
 
-    def transactions(self) -> Transactions:
+    def transactions(self, client: dict[str, Any] | None = None, **options: Any) -> Transactions:
         state = DedupState({}, AutoAckEmitter(), f"{self.group}-changelog", 3_600_000)
 
         def refused(record: RawRecord, error: RecordRefused) -> Output:
             return Output(self.out, record.key, b"refused", [], dead_letter=True)
 
         return Transactions(
-            client_config={"bootstrap.servers": self.bootstrap},
+            client_config={**(client or {}), "bootstrap.servers": self.bootstrap},
             app_id=self.group,
             raw_topic=self.raw,
             state=state,
             metrics=WorkerMetrics(),
             on_refused=refused,
             timeout_s=20,
+            **options,
         )
 
     def record(self, partition: int, offset: int) -> RawRecord:
@@ -125,6 +127,30 @@ async def test_a_new_owner_fences_the_old_one_which_can_no_longer_commit(setup: 
     assert setup.visible(1) == [b"from-the-owner"]
     assert setup.committed(1) == 1
     await new.close()
+
+
+async def test_a_commit_not_done_by_its_deadline_fails_the_transaction(setup: Setup) -> None:
+    # Far shorter than any real commit: stands in for one stuck on a lost group coordinator.
+    txns = setup.transactions(commit_deadline_s=0.001)
+    await txns.assign({0})
+    await txns.write(setup.record(0, 0), setup.output(b"late"), lambda: None)
+    with pytest.raises(TransactionFailed, match="did not return within"):
+        await txns.commit()
+
+
+async def test_the_producers_transaction_timeout_is_the_one_given(setup: Setup) -> None:
+    # Above the broker's transaction.max.timeout.ms (900 s by default): init_transactions is
+    # refused, which only happens if the setting reaches the producer.
+    txns = setup.transactions(transaction_timeout_ms=900_001)
+    with pytest.raises(TransactionFailed, match="cannot start transactions"):
+        await txns.assign({0})
+
+
+async def test_an_operators_own_transaction_timeout_wins(setup: Setup) -> None:
+    # Theirs is refused by the broker (above 900 s), ours alone would not be.
+    txns = setup.transactions(client={"transaction.timeout.ms": 900_001})
+    with pytest.raises(TransactionFailed, match="cannot start transactions"):
+        await txns.assign({0})
 
 
 async def test_a_record_of_a_partition_not_owned_is_not_written(setup: Setup) -> None:
