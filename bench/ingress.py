@@ -633,6 +633,21 @@ def measure(args: argparse.Namespace, plan: Plan, workdir: Path) -> dict[str, An
     return results
 
 
+def results_path(kind: str) -> Path:
+    """``bench/results/<kind>-<UTC time>.json``: where a run's results go by default."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return ROOT / "bench" / "results" / f"{kind}-{stamp}.json"
+
+
+def write_results(out: Path, results: dict[str, Any], rendered: str) -> None:
+    """The JSON at ``out``, its table beside it as ``.md``, and the table printed."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1) + "\n")
+    out.with_suffix(".md").write_text(rendered)
+    print(rendered)
+    log(f"wrote {out} and {out.with_suffix('.md')}")
+
+
 def machine() -> dict[str, Any]:
     cpu = ""
     with contextlib.suppress(OSError):
@@ -747,16 +762,10 @@ def main() -> None:
             args.e2e_seconds,
         )
     ensure_wrk()
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    out = args.out or ROOT / "bench" / "results" / f"ingress-{stamp}.json"
+    out = args.out or results_path("ingress")
     with tempfile.TemporaryDirectory(prefix="hookgate-bench-") as tmp:
         results = measure(args, plan, Path(tmp))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=1) + "\n")
-    rendered = table(results)
-    out.with_suffix(".md").write_text(rendered)
-    print(rendered)
-    log(f"wrote {out} and {out.with_suffix('.md')}")
+    write_results(out, results, table(results))
 
 
 if __name__ == "__main__":

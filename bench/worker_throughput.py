@@ -78,8 +78,10 @@ from bench.ingress import (  # noqa: E402
     log,
     machine,
     pinned,
+    results_path,
     run_wrk,
     signed,
+    write_results,
     wrk_script,
 )
 from hookgate.topics import ensure  # noqa: E402
@@ -308,6 +310,21 @@ class Reader:
         self._consumer.close()
 
 
+def stack_document(run: Run, name: str, worker: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A hookgate config for one measurement: its own topics, named after ``name``."""
+    document: dict[str, Any] = {
+        "kafka": {"bootstrap_servers": run.bootstrap},
+        "topics": {
+            "raw": {"name": f"{name}.raw", "partitions": PARTITIONS},
+            "canonical": {"name": f"{name}.canonical", "partitions": PARTITIONS},
+            "dead_letter": {"name": f"{name}.dlq", "partitions": 1},
+        },
+    }
+    if worker is not None:
+        document["worker"] = worker
+    return document
+
+
 def worker_row(run: Run, row: WorkerRow, round_no: int) -> dict[str, Any]:
     run.count += 1
     name = f"{run.tag}-w{run.count}"
@@ -315,15 +332,7 @@ def worker_row(run: Run, row: WorkerRow, round_no: int) -> dict[str, Any]:
     worker: dict[str, Any] = {"app_id": name, "guarantee": row.guarantee}
     if row.max_in_flight is not None:
         worker["max_in_flight"] = row.max_in_flight
-    document = {
-        "kafka": {"bootstrap_servers": run.bootstrap},
-        "topics": {
-            "raw": {"name": f"{name}.raw", "partitions": PARTITIONS},
-            "canonical": {"name": f"{name}.canonical", "partitions": PARTITIONS},
-            "dead_letter": {"name": f"{name}.dlq", "partitions": 1},
-        },
-        "worker": worker,
-    }
+    document = stack_document(run, name, worker=worker)
     path = run.workdir / f"{name}.yaml"
     path.write_text(yaml.safe_dump(document))
     settings = config.load(path, env={})
@@ -585,14 +594,7 @@ def prepare(run: Run, rows: list[str | WorkerRow]) -> None:
         warm_transactions(run.bootstrap)
     if LOOP in keys or LOGIC in keys:
         name = f"{run.tag}-loops"
-        document = {
-            "kafka": {"bootstrap_servers": run.bootstrap},
-            "topics": {
-                "raw": {"name": f"{name}.raw", "partitions": PARTITIONS},
-                "canonical": {"name": f"{name}.canonical", "partitions": PARTITIONS},
-                "dead_letter": {"name": f"{name}.dlq", "partitions": 1},
-            },
-        }
+        document = stack_document(run, name)
         run.loop_config = run.workdir / f"{name}.yaml"
         run.loop_config.write_text(yaml.safe_dump(document))
         settings = config.load(run.loop_config, env={})
@@ -811,16 +813,10 @@ def main() -> None:
         args.smoke_many = args.guarantee[:1]
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    out = args.out or ROOT / "bench" / "results" / f"worker-{stamp}.json"
+    out = args.out or results_path("worker")
     with tempfile.TemporaryDirectory(prefix="hookgate-wbench-") as tmp:
         results = measure(args, Path(tmp))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=1) + "\n")
-    rendered = table(results)
-    out.with_suffix(".md").write_text(rendered)
-    print(rendered)
-    log(f"wrote {out} and {out.with_suffix('.md')}")
+    write_results(out, results, table(results))
 
 
 if __name__ == "__main__":
