@@ -51,9 +51,12 @@ async def client_of(
 
 
 @asynccontextmanager
-async def serving(app: DirectRoutes, **ingress: Any) -> AsyncIterator[int]:
+async def serving(
+    app: DirectRoutes, *, keep_alive_s: float | None = None, **ingress: Any
+) -> AsyncIterator[int]:
     """Serves ``app`` on this loop as ``hookgate ingress`` does, with these ``ingress`` settings
-    (lifespan off: the caller runs it); yields the port."""
+    (lifespan off: the caller runs it; ``keep_alive_s`` instead of uvicorn's keep-alive
+    timeout); yields the port."""
     [port] = free_ports(1)
     settings = parse({"ingress": {"host": "127.0.0.1", "port": port, **ingress}}, env={})
     limits = http_protocol.LimitedHttpToolsProtocol
@@ -64,6 +67,8 @@ async def serving(app: DirectRoutes, **ingress: Any) -> AsyncIterator[int]:
         routes=app,
     )
     options = {**server_options(settings), "lifespan": "off"}
+    if keep_alive_s is not None:
+        options["timeout_keep_alive"] = keep_alive_s
     server = uvicorn.Server(uvicorn.Config(app, **options))
     task = asyncio.create_task(server.serve())
     try:

@@ -146,7 +146,9 @@ TWILIO_TOKEN = "12345678901234567890123456789012"
 
 
 @asynccontextmanager
-async def delivering(producer: FakeProducer, **ingress: Any) -> AsyncIterator[int]:
+async def delivering(
+    producer: FakeProducer, keep_alive_s: float | None = None, **ingress: Any
+) -> AsyncIterator[int]:
     """A `demo` Standard Webhooks source and a `twilio` one (its URL as the request shows it)
     served with these ``ingress`` settings; yields the port."""
     sources = [
@@ -154,7 +156,10 @@ async def delivering(producer: FakeProducer, **ingress: Any) -> AsyncIterator[in
         {"name": "twilio", "provider": "twilio", "secrets": [TWILIO_TOKEN]},
     ]
     app = create_app(parse({"sources": sources}, env={}), producer=producer)
-    async with app.router.lifespan_context(app), serving(DirectRoutes(app), **ingress) as port:
+    async with (
+        app.router.lifespan_context(app),
+        serving(DirectRoutes(app), keep_alive_s=keep_alive_s, **ingress) as port,
+    ):
         yield port
 
 
@@ -285,3 +290,26 @@ async def test_a_delivery_on_a_connection_past_max_connections_is_answered_503()
         assert (await answer(second_reader))[0] == 503
         first.close()
         second.close()
+
+
+async def test_a_connection_idle_for_the_keep_alive_timeout_is_closed() -> None:
+    async with delivering(FakeProducer(), keep_alive_s=0.3) as port:
+        reader, writer = await connect(port)
+        writer.write(delivery())
+        await head_and_body(reader)
+        started = time.monotonic()
+        assert await asyncio.wait_for(reader.read(), 10) == b""  # closed by the server
+        assert 0.25 <= time.monotonic() - started < 2
+        writer.close()
+
+
+async def test_a_connection_used_again_within_the_timeout_stays_open_past_it() -> None:
+    async with delivering(FakeProducer(), keep_alive_s=0.4) as port:
+        reader, writer = await connect(port)
+        for event_id in ("msg_1", "msg_2", "msg_3", "msg_4"):  # 0.75 s in all, 0.25 s apart
+            writer.write(delivery(event_id))
+            assert (await head_and_body(reader))[0].startswith(b"HTTP/1.1 200 ")
+            await asyncio.sleep(0.25)
+        writer.write(delivery("msg_5"))
+        assert (await head_and_body(reader))[0].startswith(b"HTTP/1.1 200 ")
+        writer.close()
