@@ -36,7 +36,9 @@ process): uvicorn builds a protocol per connection from the class alone.
 from __future__ import annotations
 
 import asyncio
+import logging
 import urllib.parse
+from collections.abc import Callable
 from typing import Any, ClassVar, Protocol, cast
 
 import httptools
@@ -44,6 +46,7 @@ import orjson
 from starlette.types import Receive, Scope
 from uvicorn.config import Config
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.httptools_impl import (
     STATUS_LINE,
     HttpToolsProtocol,
@@ -60,8 +63,9 @@ Answer = tuple[int, bytes, Headers]
 
 
 class Handler(Protocol):
-    async def handle(self, scope: Scope, receive: Receive) -> Answer:
-        """The answer to the request of ``scope``, its body read from ``receive``."""
+    async def handle(self, scope: Scope, receive: Receive, received: bytes | None) -> Answer:
+        """The answer to the request of ``scope``: its body is ``received`` when the protocol
+        has it all already, else read from ``receive``."""
         ...
 
 
@@ -177,17 +181,15 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         previous = self.cycle
         self.cycle = cycle = DeliveryCycle(
             handler,
-            scope=scope,
-            transport=self.transport,
-            flow=self.flow,
-            logger=self.logger,
-            access_logger=self.access_logger,
-            access_log=False,
-            default_headers=self.server_state.default_headers,
-            message_event=asyncio.Event(),
-            expect_100_continue=self.expect_100_continue,
-            keep_alive=http_version != "1.0" and parser.should_keep_alive(),
-            on_response=self.on_response_complete,
+            scope,
+            self.transport,
+            self.flow,
+            self.logger,
+            self.access_logger,
+            self.server_state.default_headers,
+            self.expect_100_continue,
+            http_version != "1.0" and parser.should_keep_alive(),
+            self.on_response_complete,
         )
         if previous is None or previous.response_complete:
             self._start_asgi_task(cycle, self.app)
@@ -265,15 +267,44 @@ class DeliveryCycle(RequestResponseCycle):
     """One delivery on a connection: uvicorn's request state (the body as it arrives, through
     ``receive``), answered by a :class:`Handler` instead of an ASGI app."""
 
-    def __init__(self, handler: Handler, **state: Any) -> None:
-        super().__init__(**state)
+    def __init__(
+        self,
+        handler: Handler,
+        scope: Any,
+        transport: asyncio.Transport,
+        flow: FlowControl,
+        logger: logging.Logger,
+        access_logger: logging.Logger,
+        default_headers: Headers,
+        expect_100_continue: bool,
+        keep_alive: bool,
+        on_response: Callable[[], None],
+    ) -> None:
+        super().__init__(
+            scope,
+            transport,
+            flow,
+            logger,
+            access_logger,
+            False,  # no access log: the delivery's own line
+            default_headers,
+            asyncio.Event(),
+            expect_100_continue,
+            keep_alive,
+            on_response,
+        )
         self.handler = handler
 
     async def run_asgi(self, app: Any) -> None:
         # ``app`` (uvicorn's, passed by its task starter) is not called: the handler answers.
+        # The body, if it is all here already (it usually came with the head) and uvicorn's
+        # receive would not first answer 100-continue or report a disconnection.
+        received = None
+        if not (self.more_body or self.waiting_for_100_continue or self.disconnected):
+            received = bytes(self.body)
         try:
             status, body, headers = await self.handler.handle(
-                cast(Scope, self.scope), cast(Receive, self.receive)
+                cast(Scope, self.scope), cast(Receive, self.receive), received
             )
             if self.flow.write_paused and not self.disconnected:
                 await self.flow.drain()
