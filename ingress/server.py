@@ -10,6 +10,7 @@ answers deliveries without ASGI, from the same routes (:meth:`DirectRoutes.match
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 from typing import Any
@@ -34,6 +35,10 @@ _LOG_LEVEL_ENV = "HOOKGATE_INGRESS_LOG_LEVEL"
 #: Seconds in-flight deliveries get for their acks when the server stops (the Helm chart's
 #: termination grace period is derived from it: tests/deploy/test_helm_chart.py).
 GRACEFUL_SHUTDOWN_S = 15
+
+#: Allocations between two collections of the cyclic GC's youngest generation in a serving
+#: process (Python's default is 700; see settle_gc).
+GC_YOUNG_THRESHOLD = 10_000
 
 
 class DirectRoutes:
@@ -125,7 +130,9 @@ def serve(settings: Settings, *, log_level: str = "INFO", workers: int = 1) -> N
     options = server_options(settings)
     logs.configure(log_level)
     if workers == 1:
-        uvicorn.run(asgi_app(settings), **options)
+        app = asgi_app(settings)
+        settle_gc()
+        uvicorn.run(app, **options)
         return
     os.environ[_CONFIG_ENV] = settings.origin
     os.environ[_LOG_LEVEL_ENV] = log_level
@@ -135,4 +142,17 @@ def serve(settings: Settings, *, log_level: str = "INFO", workers: int = 1) -> N
 def worker_app() -> ASGIApp:
     """The app of one worker process (``serve(workers=N)``)."""
     logs.configure(os.environ.get(_LOG_LEVEL_ENV, "INFO"))
-    return asgi_app(config.load(os.environ[_CONFIG_ENV]))
+    app = asgi_app(config.load(os.environ[_CONFIG_ENV]))
+    settle_gc()
+    return app
+
+
+def settle_gc() -> None:
+    """Once the app is built: what is alive now (modules, classes, configuration, ~50,000
+    objects) is left out of every later collection (``gc.freeze``), and the youngest generation
+    is collected every GC_YOUNG_THRESHOLD allocations. A delivery allocates dozens of objects
+    that its end frees by reference counting; the collector's passes over the process's objects
+    were ~6 % of the CPU in a profile under load. Cycles are still collected, only less often."""
+    gc.collect()  # what is garbage already is freed, not frozen
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])

@@ -2,24 +2,28 @@
 over sockets, a FAKE producer. What is claimed here happens around the app: request heads
 bounded in size and header count, connections bounded in number, and deliveries answered by the
 HTTP protocol itself with what uvicorn gives every request (keep-alive, pipelining, HTTP/1.0,
-``100-continue``, a 500 for a bug, graceful shutdown, a trusted proxy's headers).
+``100-continue``, a 500 for a bug, graceful shutdown, a trusted proxy's headers), and the cyclic
+garbage collector as a serving process tunes it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
-from collections.abc import AsyncIterator
+import weakref
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
+import pytest
 import uvicorn
 
 from ingress.app import create_app
 from ingress.schemes import twilio
 from ingress.schemes.standard_webhooks import decode_secret, sign
-from ingress.server import DirectRoutes, asgi_app, server_options
+from ingress.server import GC_YOUNG_THRESHOLD, DirectRoutes, asgi_app, server_options, settle_gc
 from schemas.config import parse
 from tests.asgi import serving
 from tests.fakes import FakeProducer
@@ -313,3 +317,39 @@ async def test_a_connection_used_again_within_the_timeout_stays_open_past_it() -
         writer.write(delivery("msg_5"))
         assert (await head_and_body(reader))[0].startswith(b"HTTP/1.1 200 ")
         writer.close()
+
+
+# --- the collector in a serving process ----------------------------------------------------------
+
+
+@pytest.fixture
+def settled_gc() -> Iterator[None]:
+    """settle_gc() in this process, undone afterwards."""
+    threshold = gc.get_threshold()
+    settle_gc()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
+
+
+def test_a_serving_process_leaves_its_startup_objects_out_of_collections(
+    settled_gc: None,
+) -> None:
+    assert gc.get_freeze_count() > 10_000  # this process's modules and classes at least
+    assert gc.get_threshold()[0] == GC_YOUNG_THRESHOLD
+
+
+def test_a_serving_process_still_collects_garbage_cycles(settled_gc: None) -> None:
+    class Node:
+        other: Any = None
+
+    first, second = Node(), Node()
+    first.other, second.other = second, first
+    gone = weakref.ref(first)
+    del first, second  # a cycle: reference counting alone never frees it
+    # Enough allocations to trigger a collection of the youngest generation.
+    kept: list[list[int]] = [[] for _ in range(GC_YOUNG_THRESHOLD * 2)]
+    assert gone() is None
+    assert len(kept) == GC_YOUNG_THRESHOLD * 2
