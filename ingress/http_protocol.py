@@ -302,6 +302,7 @@ class DeliveryCycle(RequestResponseCycle):
         received = None
         if not (self.more_body or self.waiting_for_100_continue or self.disconnected):
             received = bytes(self.body)
+            self.body.clear()  # one copy held, as after uvicorn's receive
         try:
             status, body, headers = await self.handler.handle(
                 cast(Scope, self.scope), cast(Receive, self.receive), received
