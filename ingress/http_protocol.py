@@ -24,9 +24,11 @@ middleware, the routing wrapper, two ASGI messages, two writes) at ~20 % of a de
 (BENCHMARKS.md). Everything else (other routes, lifespan, a request uvicorn would refuse for
 its concurrency limit, a path under a ``root_path``, a trusted proxy's ``X-Forwarded-*``
 headers, which uvicorn's middleware applies) takes uvicorn's ASGI path unchanged. What a
-delivery keeps from it: the body through ``receive`` (flow control, ``100-continue``), the task
-counted among the server's for graceful shutdown and its concurrency limit, pipelined requests
-queued, keep-alive, ``Date`` and ``Server`` headers, and a 500 (logged) for an exception.
+delivery keeps from it: a body still arriving read through uvicorn's ``receive`` (flow control,
+``100-continue``; one already all there is handed over), the task counted among the server's
+for graceful shutdown and its concurrency limit, pipelined requests queued, keep-alive and its
+timeout (one timer per connection, not one per request), ``Date`` and ``Server`` headers, and a
+500 (logged) for an exception.
 
 The limits and routes are class attributes, set once per process by :func:`configure`
 (``hookgate ingress`` sets them from the configuration before it serves, in every worker
