@@ -27,7 +27,7 @@ from schemas.telemetry import Tracer
 from schemas.tracecontext import TraceContext
 from streams.dedup import Decision, Seen, decide
 from streams.errors import NormalizationFailed, StreamError, UndecodableRecord
-from streams.normalizers import normalize
+from streams.normalizers import normalizer
 
 log = logging.getLogger("hookgate.streams")
 
@@ -127,14 +127,16 @@ class Stage:
                 record.partition, range(0)
             ):
                 return Result("past_replay_end", None, source=delivery.source)
-            event = canonical.with_provenance(
-                normalize(delivery, self._type_prefix),
-                canonical.RawOrigin(record.topic, record.partition, record.offset),
+            event = normalizer(delivery.provider)(delivery)
+            # Encoded here, inside the try: an event that cannot be written is a dead letter.
+            key, value, headers = canonical.encode(
+                event,
+                type_prefix=self._type_prefix,
+                origin=canonical.RawOrigin(record.topic, record.partition, record.offset),
                 replay=decision is Decision.REEMIT,
                 trace=span or delivery.trace,
             )
-            # Encoded here, inside the try: an event that cannot be written is a dead letter.
-            output = Output(self._canonical_topic, event.key(), event.value(), event.headers())
+            output = Output(self._canonical_topic, key, value, headers)
         except StreamError as error:
             return self.dead_letter(record, error)
         except Exception as unexpected:
