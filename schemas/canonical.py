@@ -35,11 +35,12 @@ import functools
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from schemas import jsoncodec, tracecontext
+from schemas.frozen import frozen
 from schemas.tracecontext import TraceContext
 
 SPEC_VERSION = "1.0"
@@ -78,7 +79,7 @@ class CanonicalRecordError(Exception):
     """A record on a canonical topic is not a valid canonical event."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CanonicalEvent:
     id: str
     #: URI-reference of the configured source: ``/hookgate/{source name}``.
@@ -128,7 +129,7 @@ class CanonicalEvent:
         return doc
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RawOrigin:
     """Coordinates of the raw record an event was normalized from."""
 

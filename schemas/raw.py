@@ -32,9 +32,9 @@ other source's records (and dead-letters the rest, to be redriven once it is upg
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from schemas import tracecontext
+from schemas.frozen import frozen
 from schemas.tracecontext import TraceContext
 
 #: Keyed by ``{source}:{event id}``.
@@ -95,7 +95,7 @@ class RawRecordError(Exception):
     """A raw record cannot be decoded (missing header, unknown format, bad key)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RawDelivery:
     source: str
     provider: str

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass
+
+from schemas.frozen import frozen
 
 #: The version this implementation writes; a higher one is read by its first four fields.
 VERSION = "00"
@@ -31,7 +32,7 @@ _TRACESTATE_VALUE = re.compile(r"[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\
 _OWS = " \t"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TraceContext:
     """One hop's trace context: the trace, the span that is the parent of the next, and state."""
 

@@ -18,11 +18,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 from schemas import canonical, tracecontext
 from schemas import raw as raw_format
 from schemas.deadletter import DeadLetter
+from schemas.frozen import frozen
 from schemas.telemetry import Tracer
 from schemas.tracecontext import TraceContext
 from streams.dedup import Decision, Seen, decide
@@ -32,7 +32,7 @@ from streams.normalizers import normalizer
 log = logging.getLogger("hookgate.streams")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RawRecord:
     """The parts of a consumed Kafka record the stage needs (Faust-independent, for tests)."""
 
@@ -44,7 +44,7 @@ class RawRecord:
     headers: Sequence[tuple[str, bytes]]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Output:
     """One record to write: a canonical event or a dead letter."""
 
@@ -56,7 +56,7 @@ class Output:
     dead_letter: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Result:
     #: ``emitted``, ``reemitted`` (replay), ``duplicate`` (dropped), ``dead_lettered``, or
     #: ``past_replay_end`` (read again, not re-emitted: ``hookgate replay --to``).
