@@ -133,6 +133,8 @@ class ProducerBridge:
             self._config["on_delivery"] = self._on_failed_write
         #: The first failure of a written record since flushed() last looked (reports="errors").
         self._failed_write: BridgeError | None = None
+        #: Records the flush at stop() left unacknowledged: what a flushed() after it answers.
+        self._left_at_stop = 0
         self._on_fatal = on_fatal
         self._name = name
         self._factory = producer_factory
@@ -181,6 +183,7 @@ class ProducerBridge:
         if producer is None:
             return
         remaining = await asyncio.to_thread(producer.flush, flush_timeout)
+        self._left_at_stop = remaining
         if remaining:
             log.warning("%s: closed with %d records unacknowledged", self._name, remaining)
         self._stopping.set()
@@ -305,10 +308,15 @@ class ProducerBridge:
         ``message.timeout.ms``, :class:`BridgeFailed`), or :class:`DeliveryFailed` when records
         are still unacknowledged after ``wait_s`` seconds. Records written while it waits are
         waited for too: the caller pauses its writes meanwhile. librdkafka sends at once for a
-        flush, whatever ``linger.ms`` says.
+        flush, whatever ``linger.ms`` says. After :meth:`stop` (whose flush came last) it answers
+        for what that flush left.
         """
-        producer = self._running()
-        remaining: int = await asyncio.to_thread(producer.flush, wait_s)
+        producer = self._producer
+        remaining: int = (
+            self._left_at_stop
+            if producer is None
+            else await asyncio.to_thread(producer.flush, wait_s)
+        )
         with self._reports_lock:
             failed, self._failed_write = self._failed_write, None
         if failed is not None:

@@ -328,6 +328,25 @@ async def test_a_flush_raises_when_records_are_still_unacknowledged_at_its_end()
         await bridge.stop(0)
 
 
+async def test_a_flush_after_stop_answers_for_what_the_stops_flush_left() -> None:
+    # The worker's last commit runs after its producer stopped (streams/overrides.py).
+    bridge = ProducerBridge({"bootstrap.servers": unreachable_bootstrap()}, reports="errors")
+    await bridge.start()
+    bridge.write("t", b"k", b"v", HEADERS)
+    await bridge.stop(0)
+    with pytest.raises(DeliveryFailed, match="1 records not acknowledged"):
+        await bridge.flushed(1)
+
+
+@pytest.mark.kafka
+async def test_a_flush_after_a_stop_that_delivered_everything_succeeds(
+    writer: ProducerBridge, topic: str
+) -> None:
+    writer.write(topic, b"k", b"v", HEADERS)
+    await writer.stop()
+    await writer.flushed(1)
+
+
 @pytest.mark.kafka
 async def test_a_record_larger_than_the_client_accepts_is_refused_at_write(
     kafka_bootstrap: str, topic: str
