@@ -15,8 +15,9 @@ plain     every record of the config's raw topic produced as it is (key, value, 
 
 Consumer: assigned every raw partition from the beginning, `enable.auto.commit` off, one
 synchronous commit at the end; records taken with `consume()` in batches of up to 1,000.
-Producer: idempotent (`acks=all`), `linger.ms` 5. The rate is N / (seconds from the first record
-consumed to the last output acknowledged by the broker, i.e. after `flush()`).
+Producer: idempotent (`acks=all`), `linger.ms` 5, delivery reports of failures only (as the
+worker's producer). The rate is N / (seconds from the first record consumed to the last output
+acknowledged by the broker, i.e. after `flush()`).
 """
 
 from __future__ import annotations
@@ -87,6 +88,8 @@ def run(args: argparse.Namespace, settings: config.Settings) -> dict[str, Any]:
             "enable.idempotence": True,
             "acks": "all",
             "linger.ms": 5,
+            # As the worker's producer: failures reported, successes only counted by flush().
+            "delivery.report.only.error": True,
             "on_delivery": delivered,
         }
     )

@@ -23,7 +23,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from hookgate.records import RecordsError, headers_of, read_to_end
 from hookgate.timespec import iso
-from schemas import deadletter
+from schemas import deadletter, kafka_clients
 from schemas import raw as raw_format
 from schemas.config import Settings
 
@@ -196,14 +196,7 @@ def redrive(
         return pending
     if not pending:
         return pending
-    producer = Producer(
-        {
-            **settings.kafka.client,
-            "bootstrap.servers": settings.kafka.bootstrap,
-            "enable.idempotence": True,
-            "acks": "all",
-        }
-    )
+    producer = Producer(kafka_clients.producer(settings.kafka))
     partitions = _partition_count(producer, raw_topic)
     sent = _produce(
         producer,

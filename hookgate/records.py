@@ -7,6 +7,7 @@ import uuid
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
+from schemas import kafka_clients
 from schemas.config import Settings
 
 
@@ -25,13 +26,11 @@ def headers_of(message: Message) -> tuple[tuple[str, bytes], ...]:
 
 def read_to_end(settings: Settings, topic: str, timeout: float = 30.0) -> list[Message]:
     consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka.bootstrap,
+        kafka_clients.librdkafka(
+            settings.kafka,
             # Assigned partitions, never committed: reading moves nobody's offsets.
-            "group.id": f"hookgate-dlq-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-            **settings.kafka.client,
-        }
+            **{"group.id": f"hookgate-dlq-{uuid.uuid4().hex[:8]}", "enable.auto.commit": False},
+        )
     )
     try:
         metadata = consumer.list_topics(topic, timeout=15).topics.get(topic)

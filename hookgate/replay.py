@@ -34,7 +34,7 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient
 
 from hookgate.timespec import iso
-from schemas import replayfence
+from schemas import kafka_clients, replayfence
 from schemas.config import Settings
 
 #: librdkafka's "no committed offset" value.
@@ -135,10 +135,7 @@ class Request:
 def replay(
     settings: Settings, request: Request, *, dry_run: bool, out: Callable[[str], None] = print
 ) -> list[PartitionPlan]:
-    config: dict[str, Any] = {
-        "bootstrap.servers": settings.kafka.bootstrap,
-        **settings.kafka.client,
-    }
+    config = kafka_clients.librdkafka(settings.kafka)
     admin = AdminClient(config)
     if request.to_ms is not None and not request.worker:
         raise ReplayError(

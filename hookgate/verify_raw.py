@@ -22,7 +22,7 @@ from hookgate.records import headers_of
 from hookgate.timespec import iso
 from ingress.errors import IngressError
 from ingress.providers import configure_sources
-from schemas import deadletter
+from schemas import deadletter, kafka_clients
 from schemas import raw as raw_format
 from schemas.canonical import RawOrigin
 from schemas.config import Settings
@@ -134,12 +134,9 @@ def check(settings: Settings, delivery: raw_format.RawDelivery) -> Outcome:
 
 def _read(settings: Settings, origin: RawOrigin) -> Message:
     consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka.bootstrap,
-            "group.id": "hookgate-verify-raw",
-            "enable.auto.commit": False,
-            **settings.kafka.client,
-        }
+        kafka_clients.librdkafka(
+            settings.kafka, **{"group.id": "hookgate-verify-raw", "enable.auto.commit": False}
+        )
     )
     try:
         topic = consumer.list_topics(origin.topic, timeout=15).topics.get(origin.topic)

@@ -35,7 +35,8 @@ class BodyDeadlines:
 
     async def read(self, receive: Receive, limit: int, held: Held) -> bytes:
         task = asyncio.current_task()
-        assert task is not None, "a body is read in a task"
+        if task is None:
+            raise RuntimeError("a body is read in a task: the deadline cancels that task")
         loop = asyncio.get_running_loop()
         reading = self._reading
         reading[task] = loop.time() + self.timeout_s

@@ -35,11 +35,12 @@ import functools
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from schemas import jsoncodec, tracecontext
+from schemas.frozen import frozen
 from schemas.tracecontext import TraceContext
 
 SPEC_VERSION = "1.0"
@@ -51,6 +52,8 @@ DEFAULT_TYPE_PREFIX = "dev.hookgate."
 #: A configured type prefix: a reverse-DNS name of two or more labels, ending in a dot.
 TYPE_PREFIX = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.){2,}")
 _REQUIRED = ("specversion", "id", "source", "type")
+_SPEC_VERSION_HEADER = ("ce_specversion", SPEC_VERSION.encode())
+_CONTENT_TYPE_HEADER = ("content-type", CONTENT_TYPE.encode())
 _OPTIONAL = ("time", "subject", "dataschema")
 
 #: Extension attribute names (CloudEvents: lower-case a-z0-9; kept within 20 characters).
@@ -76,7 +79,7 @@ class CanonicalRecordError(Exception):
     """A record on a canonical topic is not a valid canonical event."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CanonicalEvent:
     id: str
     #: URI-reference of the configured source: ``/hookgate/{source name}``.
@@ -103,22 +106,7 @@ class CanonicalEvent:
         return jsoncodec.dumps(self.data)
 
     def headers(self) -> list[tuple[str, bytes]]:
-        out = [
-            ("ce_specversion", SPEC_VERSION.encode()),
-            ("ce_id", self.id.encode()),
-            ("ce_source", self.source.encode()),
-            ("ce_type", self.type.encode()),
-            ("content-type", CONTENT_TYPE.encode()),
-        ]
-        if self.time is not None:
-            out.append(("ce_time", self.time.encode()))
-        if self.subject is not None:
-            out.append(("ce_subject", self.subject.encode()))
-        if self.dataschema is not None:
-            out.append(("ce_dataschema", self.dataschema.encode()))
-        for name, value in self.extensions.items():
-            out.append((_header_name(name), value.encode()))
-        return out
+        return _headers(self, self.type, self.extensions)
 
     def to_structured(self) -> dict[str, Any]:
         """The event as a CloudEvents JSON object (what the JSON Schema file describes)."""
@@ -141,7 +129,7 @@ class CanonicalEvent:
         return doc
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RawOrigin:
     """Coordinates of the raw record an event was normalized from."""
 
@@ -175,6 +163,44 @@ def with_provenance(
     _set_origin(extensions, origin, replay)
     _set_trace(extensions, trace)
     return replace(event, extensions=extensions)
+
+
+def encode(
+    event: CanonicalEvent,
+    *,
+    type_prefix: str,
+    origin: RawOrigin,
+    replay: bool,
+    trace: TraceContext | None,
+) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    """The key, value and headers of :func:`with_provenance` of ``event`` with ``type_prefix``
+    before its type, written without building that copy: the worker's, per event (copying a
+    frozen event costs more than encoding it)."""
+    extensions = dict(event.extensions)
+    _set_origin(extensions, origin, replay)
+    _set_trace(extensions, trace)
+    return event.key(), event.value(), _headers(event, type_prefix + event.type, extensions)
+
+
+def _headers(
+    event: CanonicalEvent, type: str, extensions: Mapping[str, str]
+) -> list[tuple[str, bytes]]:
+    out = [
+        _SPEC_VERSION_HEADER,
+        ("ce_id", event.id.encode()),
+        ("ce_source", event.source.encode()),
+        ("ce_type", type.encode()),
+        _CONTENT_TYPE_HEADER,
+    ]
+    if event.time is not None:
+        out.append(("ce_time", event.time.encode()))
+    if event.subject is not None:
+        out.append(("ce_subject", event.subject.encode()))
+    if event.dataschema is not None:
+        out.append(("ce_dataschema", event.dataschema.encode()))
+    for name, value in extensions.items():
+        out.append((_header_name(name), value.encode()))
+    return out
 
 
 def _set_origin(extensions: dict[str, str], origin: RawOrigin, replay: bool) -> None:

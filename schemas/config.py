@@ -255,7 +255,7 @@ class WorkerSettings(BaseModel):
     store: NonEmpty = "memory://"
     #: Port of the worker's web server (``/metrics``, ``/healthz``).
     web_port: Port = 6066
-    #: Records sent but not yet acknowledged; the agent waits when it is reached.
+    #: Records written but not yet acknowledged; the worker waits when it is reached.
     max_in_flight: Annotated[int, Between(1, 1_000_000)] = 10_000
     #: Reverse-DNS namespace before every canonical ``ce_type``: ``dev.hookgate.job.succeeded``.
     type_prefix: Annotated[

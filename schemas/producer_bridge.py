@@ -12,12 +12,17 @@ How it runs:
 - Every producer is idempotent with ``acks=all``, whatever the given config says: an
   acknowledgement means the record is in every in-sync replica, and librdkafka's internal retries
   cannot duplicate or reorder it.
-- librdkafka calls back from the thread that polls (or flushes) it. A dedicated thread polls,
-  collects the delivery reports of one poll and hands them to the event loop in one
-  ``call_soon_threadsafe``, so the loop is woken once per poll, not once per record.
-- ``max_in_flight`` bounds the records sent but not yet reported: a slow broker slows the sender
-  down instead of growing memory. When librdkafka's own queue is full (``BufferError``), a send
-  waits for room, up to the caller's ``room_timeout``.
+- Two ways to learn what became of a record, chosen per bridge (``reports``):
+  - ``"each"`` (the ingress): every record's own report. librdkafka calls back from the thread
+    that polls (or flushes) it. A dedicated thread polls, collects the delivery reports of one
+    poll and hands them to the event loop in one ``call_soon_threadsafe``, so the loop is woken
+    once per poll, not once per record. When librdkafka's own queue is full (``BufferError``), a
+    send waits for room, up to the caller's ``room_timeout``.
+  - ``"errors"`` (the worker): :meth:`ProducerBridge.write` queues a record with no report of
+    its own, and :meth:`ProducerBridge.flushed` waits until every record written so far is
+    acknowledged and raises if one was not. librdkafka then reports failures only: a report per
+    record, two Python callbacks and a hop to the event loop each, cost the worker ~70 µs per
+    raw record (issue 7, bench/README.md), more than the rest of its output path.
 - **Fatal errors.** librdkafka reports a fatal error (idempotence broken, the producer fenced)
   once; the producer can never send again. The bridge then marks itself failed: every later send
   raises :class:`BridgeFailed`, records still in flight are reported with it, :attr:`failure`
@@ -33,10 +38,9 @@ import asyncio
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
@@ -105,31 +109,37 @@ class ProducerBridge:
     """An idempotent ``acks=all`` librdkafka producer driven from asyncio (see module doc).
 
     ``config`` is a plain librdkafka configuration (``bootstrap.servers`` and any client
-    settings); ``error_cb`` is the bridge's own. ``max_in_flight=None`` leaves the bound to
-    librdkafka's queue (``queue.buffering.max.messages``). ``producer_factory`` makes the
-    librdkafka producer from the final config; tests use it to make one that a newer instance
-    can fence (a real fatal error; confluent-kafka exposes no hook to inject one).
+    settings); ``error_cb`` is the bridge's own. ``reports``: ``"each"`` for :meth:`send` and
+    :meth:`deliver`, ``"errors"`` for :meth:`write` and :meth:`flushed` (see module doc); a
+    bridge refuses the other pair. ``producer_factory`` makes the librdkafka producer from the
+    final config; tests use it to make one that a newer instance can fence (a real fatal error;
+    confluent-kafka exposes no hook to inject one).
     """
 
     def __init__(
         self,
         config: Mapping[str, Any],
         *,
-        max_in_flight: int | None = None,
+        reports: Literal["each", "errors"] = "each",
         on_fatal: Callable[[BridgeFailed], None] | None = None,
         name: str = "kafka",
         producer_factory: Callable[[dict[str, Any]], Producer] = Producer,
     ) -> None:
-        if max_in_flight is not None and max_in_flight < 1:
-            raise ValueError(f"max_in_flight must be at least 1, not {max_in_flight}")
         self._config: dict[str, Any] = {**config, **GUARANTEES, "error_cb": self._on_error}
-        self._max_in_flight = max_in_flight
+        self._reports_each = reports == "each"
+        if not self._reports_each:
+            # Successes are not reported at all; a failure reaches _on_failed_write.
+            self._config["delivery.report.only.error"] = True
+            self._config["on_delivery"] = self._on_failed_write
+        #: The first failure of a written record since flushed() last looked (reports="errors").
+        self._failed_write: BridgeError | None = None
+        #: Records the flush at stop() left unacknowledged: what a flushed() after it answers.
+        self._left_at_stop = 0
         self._on_fatal = on_fatal
         self._name = name
         self._factory = producer_factory
         self._producer: Producer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._slots: _Slots | None = None
         self._poller: threading.Thread | None = None
         self._stopping = threading.Event()
         # Reports arrive in whichever thread polls or flushes librdkafka.
@@ -159,8 +169,6 @@ class ProducerBridge:
         loop = asyncio.get_running_loop()
         producer = self._factory(self._config)
         self._loop = loop
-        if self._max_in_flight is not None:
-            self._slots = _Slots(self._max_in_flight)
         self._producer = producer
         self._stopping.clear()
         self._poller = threading.Thread(
@@ -175,6 +183,7 @@ class ProducerBridge:
         if producer is None:
             return
         remaining = await asyncio.to_thread(producer.flush, flush_timeout)
+        self._left_at_stop = remaining
         if remaining:
             log.warning("%s: closed with %d records unacknowledged", self._name, remaining)
         self._stopping.set()
@@ -214,22 +223,14 @@ class ProducerBridge:
     ) -> None:
         """Queue one record; ``on_delivery`` gets its outcome later (see :data:`OnDelivery`).
 
-        Waits for an in-flight slot and for room in librdkafka's queue: without end when
-        ``room_timeout`` is None, else at most that many seconds before :class:`QueueFull`.
-        Raises :class:`BridgeError` when the record is not queued; ``on_delivery`` is then never
-        called.
+        Waits for room in librdkafka's queue: without end when ``room_timeout`` is None, else at
+        most that many seconds before :class:`QueueFull`. Raises :class:`BridgeError` when the
+        record is not queued; ``on_delivery`` is then never called.
         """
+        if not self._reports_each:
+            raise RuntimeError(f"{self._name}: a bridge made with reports='errors' has no send()")
         producer = self._running()
         deadline = None if room_timeout is None else time.monotonic() + room_timeout
-        slots = self._slots
-        if slots is not None and not slots.take_nowait():
-            await slots.take(None if deadline is None else max(0.0, deadline - time.monotonic()))
-        # Checked again after waiting: the producer may have failed or stopped meanwhile.
-        try:
-            producer = self._running()
-        except BridgeError:
-            self._release()
-            raise
 
         def report(err: KafkaError | None, msg: Message) -> None:
             with self._reports_lock:
@@ -253,13 +254,77 @@ class ProducerBridge:
                 return
             except BufferError:
                 if deadline is not None and time.monotonic() >= deadline:
-                    self._release()
                     raise QueueFull("librdkafka's queue is full") from None
                 # Give the broker time to take some.
                 await asyncio.sleep(_ROOM_S)
+                # The producer may have failed or stopped meanwhile.
+                producer = self._running()
             except KafkaException as exc:
-                self._release()
                 raise self._error(exc.args[0]) from None
+
+    def write(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, bytes]],
+        *,
+        partition: int | None = None,
+    ) -> None:
+        """Queue one record with no report of its own (a bridge made with ``reports="errors"``);
+        :meth:`flushed` says whether it was written.
+
+        Raises :class:`RecordRefused` when the client refuses the record itself (e.g. larger
+        than ``message.max.bytes``), :class:`QueueFull` when librdkafka's queue has no room
+        (bound the records in flight with :attr:`in_flight` to avoid it), and
+        :class:`BridgeFailed` or :class:`BridgeNotRunning`.
+        """
+        if self._reports_each:
+            raise RuntimeError(f"{self._name}: a bridge made with reports='each' has no write()")
+        producer = self._running()
+        # The stubs want str | bytes | None values; a list of bytes values is what it takes.
+        pairs: Any = headers
+        try:
+            if partition is None:
+                producer.produce(topic, value, key, headers=pairs)
+            else:
+                producer.produce(topic, value, key, partition=partition, headers=pairs)
+        except BufferError:
+            raise QueueFull("librdkafka's queue is full") from None
+        except KafkaException as exc:
+            raise self._error(exc.args[0]) from None
+
+    @property
+    def in_flight(self) -> int:
+        """Records queued or sent and not yet acknowledged (librdkafka's count)."""
+        producer = self._producer
+        return len(producer) if producer is not None else 0
+
+    async def flushed(self, wait_s: float) -> None:
+        """Wait until every record :meth:`write` queued so far is acknowledged.
+
+        Raises the first failure reported since the previous call (:class:`RecordRefused` for a
+        record the broker refused, :class:`DeliveryFailed` for one it did not acknowledge in
+        ``message.timeout.ms``, :class:`BridgeFailed`), or :class:`DeliveryFailed` when records
+        are still unacknowledged after ``wait_s`` seconds. Records written while it waits are
+        waited for too: the caller pauses its writes meanwhile. librdkafka sends at once for a
+        flush, whatever ``linger.ms`` says. After :meth:`stop` (whose flush came last) it answers
+        for what that flush left.
+        """
+        producer = self._producer
+        remaining: int = (
+            self._left_at_stop
+            if producer is None
+            else await asyncio.to_thread(producer.flush, wait_s)
+        )
+        with self._reports_lock:
+            failed, self._failed_write = self._failed_write, None
+        if failed is not None:
+            raise failed
+        if self._failure is not None:
+            raise self._failure
+        if remaining:
+            raise DeliveryFailed(f"{remaining} records not acknowledged within {wait_s:g} s")
 
     async def deliver(
         self,
@@ -332,10 +397,6 @@ class ProducerBridge:
                 if not future.done():
                     future.set_exception(DeliveryFailed("no acknowledgement from Kafka in time"))
 
-    def _release(self) -> None:
-        if self._slots is not None:
-            self._slots.give()
-
     def _poll(self, producer: Producer, loop: asyncio.AbstractEventLoop) -> None:
         while True:
             stopping = self._stopping.is_set()
@@ -355,7 +416,6 @@ class ProducerBridge:
 
     def _settle(self, batch: list[tuple[OnDelivery, KafkaError | None, Message]]) -> None:
         for on_delivery, err, msg in batch:
-            self._release()
             if err is None:
                 on_delivery(Delivered(partition=msg.partition() or 0, offset=msg.offset() or 0))
             else:
@@ -373,6 +433,16 @@ class ProducerBridge:
         if err.code() == KafkaError._QUEUE_FULL:
             return QueueFull("librdkafka's queue is full")
         return DeliveryFailed(f"Kafka did not acknowledge the record: {err.str()}")
+
+    def _on_failed_write(self, err: KafkaError | None, msg: Message) -> None:
+        # Runs in the thread that polls or flushes; with delivery.report.only.error, only for a
+        # record that was not written. The first failure is what flushed() raises.
+        if err is None:
+            return
+        failure = self._error(err)
+        with self._reports_lock:
+            if self._failed_write is None:
+                self._failed_write = failure
 
     def _on_error(self, err: KafkaError) -> None:
         # Runs in the poll thread. Transport errors are retried by librdkafka and surface as
@@ -394,48 +464,6 @@ class ProducerBridge:
         if self._on_fatal is not None and loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._on_fatal, failure)
         return failure
-
-
-class _Slots:
-    """In-flight slots, first come first served. Unlike ``asyncio.Semaphore`` a free slot is
-    taken with a plain call: the worker sends two records per raw record, and the semaphore's
-    ``acquire()`` (a coroutine and a scan of its waiters each) was a visible part of its profile.
-    """
-
-    def __init__(self, size: int) -> None:
-        self.free = size
-        self._waiters: deque[asyncio.Future[None]] = deque()
-
-    def take_nowait(self) -> bool:
-        if self.free > 0 and not self._waiters:
-            self.free -= 1
-            return True
-        return False
-
-    async def take(self, wait_s: float | None) -> None:
-        """Wait for a slot, at most ``wait_s`` seconds (None: without end), else QueueFull."""
-        if self.take_nowait():
-            return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        try:
-            await asyncio.wait_for(waiter, wait_s)
-        except BaseException as exc:
-            if waiter.done() and not waiter.cancelled():
-                self.give()  # handed a slot just as the wait ended: pass it on
-            elif waiter in self._waiters:
-                self._waiters.remove(waiter)
-            if isinstance(exc, TimeoutError):
-                raise QueueFull("too many records in flight") from None
-            raise
-
-    def give(self) -> None:
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)  # the slot goes straight to the first waiter
-                return
-        self.free += 1
 
 
 def _topic_known(producer: Producer, topic: str) -> bool:

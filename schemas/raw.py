@@ -31,10 +31,10 @@ other source's records (and dead-letters the rest, to be redriven once it is upg
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
 
 from schemas import tracecontext
+from schemas.frozen import frozen
 from schemas.tracecontext import TraceContext
 
 #: Keyed by ``{source}:{event id}``.
@@ -77,13 +77,25 @@ class Header:
 
 
 _OPTIONAL_CONTEXT = frozenset((Header.TRACEPARENT, Header.TRACESTATE))
+_SENDER_PREFIX_LENGTH = len(SENDER_PREFIX)
+#: The headers a record must carry, not empty, per format: what keys it among them.
+_REQUIRED: dict[str | None, tuple[str, ...]] = {
+    FORMAT_VERSION: (Header.SOURCE, Header.PROVIDER, Header.EVENT_ID, Header.RECEIVED_AT),
+    DEDUP_FORMAT_VERSION: (
+        Header.SOURCE,
+        Header.PROVIDER,
+        Header.EVENT_ID,
+        Header.RECEIVED_AT,
+        Header.DEDUP_ID,
+    ),
+}
 
 
 class RawRecordError(Exception):
     """A raw record cannot be decoded (missing header, unknown format, bad key)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RawDelivery:
     source: str
     provider: str
@@ -214,23 +226,21 @@ def decode(
                 continue  # trace context is a hint: a bad one is ignored, as an invalid value is
             raise RawRecordError(f"header {name!r} is not UTF-8") from None
         if name.startswith(SENDER_PREFIX):
-            sender.append((name[len(SENDER_PREFIX) :], text))
+            sender.append((name[_SENDER_PREFIX_LENGTH:], text))
         else:
             found[name] = text
     version = found.get(Header.FORMAT)
-    if version not in (FORMAT_VERSION, DEDUP_FORMAT_VERSION):
+    required = _REQUIRED.get(version)
+    if required is None:
         raise RawRecordError(
             f"unknown raw record format {version!r}"
             f" (expected {FORMAT_VERSION!r} or {DEDUP_FORMAT_VERSION!r})"
         )
-    required = [Header.SOURCE, Header.PROVIDER, Header.EVENT_ID, Header.RECEIVED_AT]
-    if version == DEDUP_FORMAT_VERSION:
-        required.append(Header.DEDUP_ID)
-    elif Header.DEDUP_ID in found:
+    if version == FORMAT_VERSION and Header.DEDUP_ID in found:
         raise RawRecordError(f"{Header.DEDUP_ID} on a format {version} record (keyed by event id)")
-    missing = _missing(found, required)
-    if missing:
-        raise RawRecordError(f"missing header {missing}")
+    for name in required:
+        if not found.get(name):
+            raise RawRecordError(f"missing header {name}")
     received_at_ms = _integer(found, Header.RECEIVED_AT)
     if received_at_ms is None:
         raise RawRecordError(f"missing header {Header.RECEIVED_AT}")
@@ -266,10 +276,3 @@ def _integer(found: dict[str, str], name: str) -> int | None:
     if not (text.isascii() and text.isdigit() and len(text) <= 18):
         raise RawRecordError(f"{name} is not a non-negative integer")
     return int(text)
-
-
-def _missing(found: dict[str, str], names: Sequence[str]) -> str | None:
-    for name in names:
-        if not found.get(name):
-            return name
-    return None

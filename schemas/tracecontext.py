@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass
+
+from schemas.frozen import frozen
 
 #: The version this implementation writes; a higher one is read by its first four fields.
 VERSION = "00"
@@ -19,7 +20,8 @@ SAMPLED = 0x01
 #: At most this many list members in ``tracestate`` (the specification's limit).
 MAX_TRACESTATE_MEMBERS = 32
 
-_HEX = re.compile(r"[0-9a-f]+")
+#: version, trace id, parent id and flags: the fields every version starts with (lower-case hex).
+_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 _TRACEPARENT_LENGTH = 55  # 2 + 1 + 32 + 1 + 16 + 1 + 2
 # key: simple-key or tenant-id@system-id; value: up to 256 printable ASCII characters except
 # ',' and '=', not ending in a space.
@@ -30,7 +32,7 @@ _TRACESTATE_VALUE = re.compile(r"[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\
 _OWS = " \t"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TraceContext:
     """One hop's trace context: the trace, the span that is the parent of the next, and state."""
 
@@ -62,25 +64,16 @@ def parse(traceparent: str | None, tracestate: str | None = None) -> TraceContex
     if traceparent is None:
         return None
     value = traceparent.strip(_OWS)
-    if len(value) < _TRACEPARENT_LENGTH:
+    fields = _TRACEPARENT.match(value)
+    if fields is None:
         return None
-    version, trace_id, parent_id, flags = (
-        value[0:2],
-        value[3:35],
-        value[36:52],
-        value[53:55],
-    )
-    if value[2] != "-" or value[35] != "-" or value[52] != "-":
+    version, trace_id, parent_id, flags = fields.groups()
+    if version == "ff":
         return None
-    if not _is_hex(version) or version == "ff":
-        return None
-    if version == VERSION:
-        if len(value) != _TRACEPARENT_LENGTH:
-            return None
-    elif len(value) > _TRACEPARENT_LENGTH and value[_TRACEPARENT_LENGTH] != "-":
-        # A later version may append fields, always after a dash.
-        return None
-    if not (_is_hex(trace_id) and _is_hex(parent_id) and _is_hex(flags)):
+    if len(value) > _TRACEPARENT_LENGTH and (
+        # Version 00 has exactly these fields; a later version may append more, after a dash.
+        version == VERSION or value[_TRACEPARENT_LENGTH] != "-"
+    ):
         return None
     if trace_id == "0" * 32 or parent_id == "0" * 16:
         return None
@@ -123,7 +116,3 @@ def new(*, sampled: bool = False) -> TraceContext:
         trace_id, parent_id = ids[:32], ids[32:]
         if trace_id != "0" * 32 and parent_id != "0" * 16:
             return TraceContext(trace_id, parent_id, SAMPLED if sampled else 0)
-
-
-def _is_hex(text: str) -> bool:
-    return _HEX.fullmatch(text) is not None

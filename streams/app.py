@@ -148,6 +148,7 @@ def create_app(
     runner = Runner(
         stage=stage,
         state=state,
+        emitter=emitter,
         metrics=metrics,
         highwater=reader.highwater,
         crash=crash,

@@ -17,8 +17,9 @@ exactly as the first pass did.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
+
+from schemas.frozen import frozen
 
 
 class Decision(Enum):
@@ -28,7 +29,7 @@ class Decision(Enum):
     DROP_DUPLICATE = "duplicate"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Seen:
     partition: int
     offset: int

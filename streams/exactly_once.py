@@ -16,6 +16,8 @@ exactly where the last committed transaction ended.
 Faust's own offset commits are switched off in this mode: a plain offset commit racing a
 transactional one could move the group's offset backwards.
 
+The de-duplication state is written outside the transactions (:mod:`streams.state`); the
+runner flushes it before it hands this module what to commit (:meth:`Transactions.progress`).
 While a commit runs (in a thread: librdkafka's calls block), new records of that partition are
 held and produced into the next transaction, so processing does not stop for commits.
 
@@ -33,6 +35,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
@@ -106,8 +109,6 @@ class _PartitionTransaction:
         #: The offset to commit: last record put into the open transaction + 1.
         self.next_offset: int | None = None
         self.acks: list[Callable[[], object]] = []
-        #: How many state writes of the partition the open transaction's records depend on.
-        self.state_upto = 0
         self.records = 0
         self.committing = False
         #: Outputs of records read while the previous transaction was being committed.
@@ -151,6 +152,16 @@ def _produce(producer: Producer, output: Output) -> None:
             if error.code() in PERMANENT_REFUSALS:
                 raise RecordRefused(f"Kafka refused the record: {error.str()}") from None
             raise
+
+
+@dataclass(frozen=True)
+class _Commit:
+    """One partition's open transaction as :meth:`Transactions.progress` took it."""
+
+    txn: _PartitionTransaction
+    offset: int
+    acks: list[Callable[[], object]]
+    records: int
 
 
 class Transactions:
@@ -212,9 +223,7 @@ class Transactions:
             if new or gone:
                 log.info("transactions: own partitions %s", sorted(self._open))
 
-    async def write(
-        self, record: RawRecord, output: Output | None, ack: Callable[[], object]
-    ) -> bool:
+    def write(self, record: RawRecord, output: Output | None, ack: Callable[[], object]) -> bool:
         """Put one record's output and progress into its partition's open transaction.
 
         Returns ``False`` for a record of a partition this worker no longer owns: it is not
@@ -227,16 +236,29 @@ class Transactions:
             txn.produce(record, output)
         txn.next_offset = record.offset + 1
         txn.acks.append(ack)
-        txn.state_upto = self._state.issued(record.partition)
         txn.records += 1
         return True
 
-    async def commit(self) -> int:
-        """Commit every partition's open transaction that holds records; returns how many."""
+    def progress(self) -> list[_Commit] | None:
+        """Take every open transaction that holds records: from here on, records of those
+        partitions are held for the next one until :meth:`commit` ends."""
+        work: list[_Commit] = []
+        for txn in self._open.values():
+            if txn.next_offset is not None:
+                work.append(_Commit(txn, txn.next_offset, txn.acks, txn.records))
+                txn.next_offset, txn.acks, txn.records = None, [], 0
+                txn.committing = True
+        return work or None
+
+    async def commit(self, progress: list[_Commit]) -> int:
+        """Commit the transactions :meth:`progress` took; returns how many."""
         async with self._lock:
-            work = [txn for txn in self._open.values() if txn.next_offset is not None]
-            await asyncio.gather(*(self._commit(txn) for txn in work))
-            return len(work)
+            try:
+                await asyncio.gather(*(self._commit(work) for work in progress))
+            finally:
+                for work in progress:
+                    work.txn.committing = False
+            return len(progress)
 
     async def close(self) -> None:
         async with self._lock:
@@ -244,15 +266,10 @@ class Transactions:
                 await asyncio.to_thread(_abandon, txn.producer, self._timeout_s)
             self._open.clear()
 
-    async def _commit(self, txn: _PartitionTransaction) -> None:
-        offset, acks, upto, records = txn.next_offset, txn.acks, txn.state_upto, txn.records
-        if offset is None:
-            return
-        txn.next_offset, txn.acks, txn.records = None, [], 0
-        txn.committing = True
+    async def _commit(self, work: _Commit) -> None:
+        txn, offset, records = work.txn, work.offset, work.records
         started = time.monotonic()
         try:
-            await self._state.durable(txn.partition, upto)
             await call_with_deadline(
                 lambda: self._commit_blocking(txn.producer, txn.partition, offset),
                 self._commit_deadline_s,
@@ -266,13 +283,12 @@ class Transactions:
         except BaseException:
             self._metrics.transactions.labels("aborted").inc()
             raise
-        finally:
-            txn.committing = False
+        txn.committing = False
         txn.release_held()
         self._metrics.transactions.labels("committed").inc()
         self._metrics.transaction_records.observe(records)
         self._metrics.commit_seconds.observe(time.monotonic() - started)
-        for ack in acks:
+        for ack in work.acks:
             ack()
 
     def _commit_blocking(self, producer: Producer, partition: int, offset: int) -> None:

@@ -18,21 +18,21 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 from schemas import canonical, tracecontext
 from schemas import raw as raw_format
 from schemas.deadletter import DeadLetter
+from schemas.frozen import frozen
 from schemas.telemetry import Tracer
 from schemas.tracecontext import TraceContext
 from streams.dedup import Decision, Seen, decide
 from streams.errors import NormalizationFailed, StreamError, UndecodableRecord
-from streams.normalizers import normalize
+from streams.normalizers import normalizer
 
 log = logging.getLogger("hookgate.streams")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RawRecord:
     """The parts of a consumed Kafka record the stage needs (Faust-independent, for tests)."""
 
@@ -44,7 +44,7 @@ class RawRecord:
     headers: Sequence[tuple[str, bytes]]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Output:
     """One record to write: a canonical event or a dead letter."""
 
@@ -56,7 +56,7 @@ class Output:
     dead_letter: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Result:
     #: ``emitted``, ``reemitted`` (replay), ``duplicate`` (dropped), ``dead_lettered``, or
     #: ``past_replay_end`` (read again, not re-emitted: ``hookgate replay --to``).
@@ -127,14 +127,16 @@ class Stage:
                 record.partition, range(0)
             ):
                 return Result("past_replay_end", None, source=delivery.source)
-            event = canonical.with_provenance(
-                normalize(delivery, self._type_prefix),
-                canonical.RawOrigin(record.topic, record.partition, record.offset),
+            event = normalizer(delivery.provider)(delivery)
+            # Encoded here, inside the try: an event that cannot be written is a dead letter.
+            key, value, headers = canonical.encode(
+                event,
+                type_prefix=self._type_prefix,
+                origin=canonical.RawOrigin(record.topic, record.partition, record.offset),
                 replay=decision is Decision.REEMIT,
                 trace=span or delivery.trace,
             )
-            # Encoded here, inside the try: an event that cannot be written is a dead letter.
-            output = Output(self._canonical_topic, event.key(), event.value(), event.headers())
+            output = Output(self._canonical_topic, key, value, headers)
         except StreamError as error:
             return self.dead_letter(record, error)
         except Exception as unexpected:

@@ -6,7 +6,7 @@ import logging
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-from schemas import replayfence
+from schemas import kafka_clients, replayfence
 from schemas.config import Settings
 
 log = logging.getLogger("hookgate.streams")
@@ -23,12 +23,7 @@ def read(settings: Settings, timeout: float = 15.0) -> dict[int, range]:
     # A consumer that never subscribes only reads the group's committed offsets; closed
     # explicitly, so no librdkafka handle is left to be torn down under Faust.
     consumer = Consumer(
-        {
-            **settings.kafka.client,
-            "bootstrap.servers": settings.kafka.bootstrap,
-            "group.id": group,
-            "enable.auto.commit": False,
-        }
+        kafka_clients.librdkafka(settings.kafka, **{"group.id": group, "enable.auto.commit": False})
     )
     try:
         offsets = consumer.committed(

@@ -1,11 +1,16 @@
 """Runs the stage over the stream and commits progress in the configured guarantee's way.
 
-Per raw record: the stage decides (:mod:`streams.pipeline`), the de-duplication entry is
-written (:mod:`streams.state`), the output goes to the sink: a partition's Kafka transaction
-(:mod:`streams.exactly_once`) or the idempotent producer (:mod:`streams.at_least_once`). Every
-commit interval, and before Faust gives partitions away, the sink commits what was processed.
-Raw records are acked to Faust only once committed, which is what Faust waits for before it
-hands partitions over in a rebalance.
+Per raw record, in plain calls: the stage decides (:mod:`streams.pipeline`), the de-duplication
+entry is written (:mod:`streams.state`), the output goes to the sink: a partition's Kafka
+transaction (:mod:`streams.exactly_once`) or the idempotent producer
+(:mod:`streams.at_least_once`). Writes only queue records in librdkafka; nothing waits per record
+but for room when ``max_in_flight`` records are unacknowledged.
+
+Every commit interval, and before Faust gives partitions away, the runner commits: it pauses the
+records, takes what the sink may commit, flushes the worker's producer (every canonical event,
+dead letter and state write so far acknowledged, else the worker stops), and lets the records go
+on while the sink commits what it took. Raw records are acked to Faust only once committed,
+which is what Faust waits for before it hands partitions over in a rebalance.
 """
 
 from __future__ import annotations
@@ -16,10 +21,11 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from confluent_kafka import KafkaException
 
+from streams.emitter import Emits
 from streams.errors import RecordRefused
 from streams.metrics import WorkerMetrics
 from streams.overrides import in_partition
@@ -32,14 +38,23 @@ log = logging.getLogger("hookgate.streams.runner")
 _YIELD_EVERY = 200
 
 
-class Sink(Protocol):
+P = TypeVar("P")
+
+
+class Sink(Protocol[P]):
     async def assign(self, partitions: set[int]) -> None: ...
 
-    async def write(
-        self, record: RawRecord, output: Output | None, ack: Callable[[], object]
-    ) -> bool: ...
+    def write(self, record: RawRecord, output: Output | None, ack: Callable[[], object]) -> bool:
+        """Queue the record's output; ``False`` if its partition is no longer owned here."""
+        ...
 
-    async def commit(self) -> int: ...
+    def progress(self) -> P | None:
+        """Take what the records written so far let commit once flushed (records are paused)."""
+        ...
+
+    async def commit(self, progress: P) -> int:
+        """Commit what :meth:`progress` took (records go on meanwhile); raises on failure."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -50,6 +65,7 @@ class Runner:
         *,
         stage: Stage,
         state: DedupState,
+        emitter: Emits,
         metrics: WorkerMetrics,
         highwater: Callable[[int], int | None],
         crash: Callable[[BaseException], None],
@@ -57,7 +73,12 @@ class Runner:
     ) -> None:
         self.stage = stage
         self.state = state
-        self.sink: Sink | None = None
+        self.sink: Sink[Any] | None = None
+        self._emitter = emitter
+        #: Held while records are written, and while a commit takes the sink's progress and
+        #: flushes: a flush waits for everything written, so nothing is written meanwhile.
+        self._writing = asyncio.Lock()
+        self._committing = asyncio.Lock()
         self._metrics = metrics
         self._highwater = highwater
         self._crash = crash
@@ -89,24 +110,31 @@ class Runner:
 
     async def handle_batch(self, records: Sequence[RawRecord]) -> None:
         """Raw records as the reader took them, in offset order per partition."""
-        for count, record in enumerate(records, 1):
-            if count % _YIELD_EVERY == 0:
+        emitter = self._emitter
+        for start in range(0, len(records), _YIELD_EVERY):
+            if start:
                 # A batch can hold a thousand records and nothing below suspends while the
-                # producers have room: let commits, delivery reports and /healthz run.
+                # producer has room: let commits and /healthz run between the slices.
                 await asyncio.sleep(0)
-            partition = record.partition
-            if partition not in self._acks:
-                self._acks[partition] = functools.partial(self._ack, partition)
-            self._unacked[partition] = self._unacked.get(partition, 0) + 1
-            await self.handle(record, self._acks[partition])
-            if self._failed:
-                return  # stopping: the rest is read again after the restart
+            async with self._writing:
+                for record in records[start : start + _YIELD_EVERY]:
+                    if not emitter.has_room():
+                        await emitter.room()
+                    partition = record.partition
+                    ack = self._acks.get(partition)
+                    if ack is None:
+                        ack = self._acks[partition] = functools.partial(self._ack, partition)
+                    self._unacked[partition] = self._unacked.get(partition, 0) + 1
+                    self.handle(record, ack)
+                    if self._failed:
+                        return  # stopping: the rest is read again after the restart
 
     def _ack(self, partition: int) -> None:
         if partition in self._unacked:
             self._unacked[partition] -= 1
 
-    async def handle(self, record: RawRecord, ack: Callable[[], object]) -> None:
+    def handle(self, record: RawRecord, ack: Callable[[], object]) -> None:
+        """One record, from the stage to the sink; a write that fails stops the worker."""
         sink = self._sink()
         self.taken_at = time.monotonic()
         expected = self._position.get(record.partition)
@@ -126,9 +154,18 @@ class Runner:
             return
         in_partition(record.partition)  # for the table's store (overrides 7.)
         result = self.stage.handle(record)
-        if result.state is not None:
-            await self.state.put(*result.state)
-        if not await sink.write(record, result.output, ack):
+        try:
+            if result.state is not None:
+                self.state.put(*result.state)
+            written = sink.write(record, result.output, ack)
+        except Exception as exc:
+            # The producer failed, or refused a dead letter: what was not written is read
+            # again after the restart, from the last commit.
+            self._failed = True
+            log.error("stopping the worker: writing %s failed: %s", _coordinates(record), exc)
+            self._crash(exc)
+            return
+        if not written:
             ack()  # the partition moved away: its new owner reads the record
             return
         self._position[record.partition] = record.offset + 1
@@ -179,10 +216,19 @@ class Runner:
         """
         if self._failed:
             return False
-        if self.sink is None:
+        sink = self.sink
+        if sink is None:
             return True
         try:
-            await self.sink.commit()
+            # One commit at a time, so the next one takes what this one left (on revocation,
+            # everything processed); records go on while the sink commits.
+            async with self._committing:
+                async with self._writing:
+                    progress = sink.progress()
+                    if progress is not None:
+                        await self._emitter.flushed()
+                if progress is not None:
+                    await sink.commit(progress)
         except Exception as exc:
             self._failed = True
             log.error("commit failed, stopping the worker: %s", exc)
@@ -193,7 +239,8 @@ class Runner:
         return True
 
     async def expire(self) -> None:
-        removed = await self.state.expire(set(self._owned))
+        async with self._writing:
+            removed = await self.state.expire(set(self._owned))
         if removed:
             self._metrics.state_expired.inc(removed)
             log.info("expired %d de-duplication entries", removed)
@@ -210,7 +257,11 @@ class Runner:
             if highwater is not None and position is not None:
                 self._metrics.consumer_lag.labels(str(partition)).set(max(highwater - position, 0))
 
-    def _sink(self) -> Sink:
+    def _sink(self) -> Sink[Any]:
         if self.sink is None:
             raise RuntimeError("the runner has no sink: create_app() sets one")
         return self.sink
+
+
+def _coordinates(record: RawRecord) -> str:
+    return f"the output of {record.topic}[{record.partition}]@{record.offset}"

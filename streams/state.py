@@ -4,16 +4,16 @@ Faust keeps the table (its store, its compacted changelog ``{app_id}-dedup-chang
 recovery on start and rebalance). Writes bypass Faust's own changelog producer, for two reasons
 measured in issue 7: that producer (aiokafka) was the largest cost in the worker's profile, and
 its buffer is not flushed before Faust commits, so a committed offset could outrun the state it
-depends on. Here a write goes to the local store at once and to the changelog through an
-idempotent librdkafka producer, and :meth:`DedupState.durable` waits until every write issued so
-far for a partition is acknowledged: the runner calls it before it commits that partition.
+depends on. Here a write goes to the local store at once and to the changelog through the
+worker's idempotent librdkafka producer (:mod:`streams.emitter`), which the runner flushes
+before every commit: a commit never covers a record whose state write is not acknowledged.
 
 The changelog is written outside the output transaction on purpose. A changelog with
 transaction markers never lets Faust's recovery finish (it waits for the offset of the last
 record, which is then a marker), and the de-duplication rule does not need it: an entry whose
 transaction was aborted names a record that is read again, since its offset was not committed,
 and rule 2 (same partition and offset -> emit again) then emits it. What the rule needs is that a
-committed output never lacks its entry, and ``durable()`` before every commit gives that.
+committed output never lacks its entry, and the flush before every commit gives that.
 
 Entries older than the horizon (by the records' own receive times, per partition) are removed
 with a tombstone by :meth:`DedupState.expire`, so the state follows the traffic of one horizon.
@@ -21,18 +21,12 @@ with a tombstone by :meth:`DedupState.expire`, so the state follows the traffic 
 
 from __future__ import annotations
 
-import asyncio
-from collections import defaultdict
 from collections.abc import Iterator, MutableMapping
 
 import orjson
 
 from streams.dedup import Seen
 from streams.emitter import Emits
-
-
-class StateWriteFailed(Exception):
-    """A changelog write failed after the producer's retries: the worker must restart."""
 
 
 class DedupState:
@@ -47,44 +41,24 @@ class DedupState:
         self._writer = writer
         self._changelog = changelog_topic
         self._horizon_ms = horizon_ms
-        self._issued: dict[int, int] = defaultdict(int)
-        self._acked: dict[int, int] = defaultdict(int)
-        #: Bumped by forget(): acknowledgements of writes issued before it no longer count.
-        self._generation: dict[int, int] = defaultdict(int)
-        self._failure: BaseException | None = None
-        self._progress = asyncio.Event()
         #: Per partition, the latest receive time written: the partition's own clock.
         self._clock: dict[int, int] = {}
 
     def get(self, key: bytes) -> object:
         return self._store.get(key)
 
-    async def put(self, key: bytes, seen: Seen) -> None:
+    def put(self, key: bytes, seen: Seen) -> None:
+        """Store the entry and queue its changelog write (raises what the writer raises)."""
         partition = seen.partition
-        self._store[key] = seen.to_json()
+        entry = seen.to_json()
+        self._store[key] = entry
         if seen.received_at_ms > self._clock.get(partition, 0):
             self._clock[partition] = seen.received_at_ms
-        await self._write(partition, key, orjson.dumps(seen.to_json()))
-
-    def issued(self, partition: int) -> int:
-        return self._issued[partition]
-
-    async def durable(self, partition: int, upto: int) -> None:
-        """Wait until the first ``upto`` writes issued for ``partition`` are acknowledged."""
-        while self._acked[partition] < upto:
-            if self._failure is not None:
-                raise StateWriteFailed(str(self._failure)) from self._failure
-            self._progress.clear()
-            await self._progress.wait()
-        if self._failure is not None:
-            raise StateWriteFailed(str(self._failure)) from self._failure
+        self._writer.write(self._changelog, key, orjson.dumps(entry), [], partition=partition)
 
     def forget(self, partition: int) -> None:
-        """The partition moved away: its counters start afresh if it comes back."""
-        self._issued.pop(partition, None)
-        self._acked.pop(partition, None)
+        """The partition moved away: its clock starts afresh if it comes back."""
         self._clock.pop(partition, None)
-        self._generation[partition] += 1
 
     async def expire(self, partitions: set[int], limit: int = 10_000) -> int:
         """Tombstone up to ``limit`` entries older than the horizon on ``partitions``.
@@ -95,7 +69,7 @@ class DedupState:
         removed = 0
         for key, seen in list(self._expired(partitions, limit)):
             del self._store[key]
-            await self._write(seen.partition, key, None)
+            self._writer.write(self._changelog, key, None, [], partition=seen.partition)
             removed += 1
         return removed
 
@@ -116,16 +90,3 @@ class DedupState:
                 found += 1
                 if found >= limit:
                     return
-
-    async def _write(self, partition: int, key: bytes, value: bytes | None) -> None:
-        self._issued[partition] += 1
-        generation = self._generation[partition]
-
-        def done(error: BaseException | None) -> None:
-            if error is not None and self._failure is None:
-                self._failure = error
-            if self._generation[partition] == generation:
-                self._acked[partition] += 1
-            self._progress.set()
-
-        await self._writer.emit(self._changelog, key, value, [], done, partition=partition)

@@ -2,18 +2,20 @@
 
 The ingress's producer (:class:`ingress.producer.RawProducer`): :class:`FakeProducer`. The
 worker's emitter (:class:`streams.emitter.Emits`, also the de-duplication state's changelog
-writer): :class:`HandEmitter`, whose sends the test acknowledges, and :class:`AutoAckEmitter`.
+writer): :class:`FakeEmitter`, which records writes and whose flushes the test controls.
 Tests that do claim Kafka behaviour run against the real broker (tests/support.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from ingress.producer import Delivered
+from streams.emitter import EmitFailed
+from streams.errors import RecordRefused
 
 
 class Produced(NamedTuple):
@@ -57,65 +59,69 @@ class FakeProducer:
         return self.ready_answer
 
 
-@dataclass
-class Sent:
-    """One send to a :class:`HandEmitter`, waiting for the test to acknowledge or fail it."""
-
+class Written(NamedTuple):
     topic: str
     key: bytes | None
     value: bytes | None
     headers: list[tuple[str, bytes]]
-    on_done: Callable[[BaseException | None], None]
     partition: int | None
-    acknowledged: bool = False
-
-    def succeed(self) -> None:
-        self.acknowledged = True
-        self.on_done(None)
-
-    def fail(self, error: BaseException) -> None:
-        self.on_done(error)
 
 
 @dataclass
-class HandEmitter:
-    """Stands in for streams.emitter.Emitter: records each send; the test acknowledges it."""
+class FakeEmitter:
+    """Stands in for streams.emitter.Emitter: records each write; the test decides what the
+    client refuses, whether there is room, and what a flush finds."""
 
-    sent: list[Sent] = field(default_factory=list)
+    written: list[Written] = field(default_factory=list)
+    #: Topics whose records the client refuses at once (larger than it sends, say).
+    refused_topics: set[str] = field(default_factory=set)
+    #: What the next write raises (the producer failed), when set.
+    write_error: Exception | None = None
+    #: What the next flush raises (a write the broker did not acknowledge), when set.
+    flush_error: Exception | None = None
+    #: While set to an unset event, a flush waits for it (a broker slow to acknowledge).
+    hold: asyncio.Event | None = None
+    #: Cleared: ``max_in_flight`` records are unacknowledged; room() waits until it is set.
+    room_left: asyncio.Event = field(default_factory=asyncio.Event)
+    #: How many writes the flushes so far covered (all written before the last one began).
+    flushed_upto: int = 0
+    flushes: int = 0
 
-    async def emit(
+    def __post_init__(self) -> None:
+        self.room_left.set()
+
+    def write(
         self,
         topic: str,
         key: bytes | None,
         value: bytes | None,
-        headers: Sequence[tuple[str, bytes]],
-        on_done: Callable[[BaseException | None], None],
+        headers: list[tuple[str, bytes]],
         *,
         partition: int | None = None,
     ) -> None:
-        self.sent.append(Sent(topic, key, value, list(headers), on_done, partition))
+        if self.write_error is not None:
+            raise self.write_error
+        if topic in self.refused_topics:
+            raise RecordRefused("Kafka refused the record: message too large")
+        self.written.append(Written(topic, key, value, list(headers), partition))
 
-    @property
-    def last(self) -> Sent:
-        return self.sent[-1]
+    def has_room(self) -> bool:
+        return self.room_left.is_set()
 
+    async def room(self) -> None:
+        await self.room_left.wait()
 
-@dataclass
-class AutoAckEmitter(HandEmitter):
-    """A writer whose every write is acknowledged as soon as it is sent."""
+    async def flushed(self) -> None:
+        upto = len(self.written)
+        self.flushes += 1
+        if self.hold is not None:
+            await self.hold.wait()
+        if self.flush_error is not None:
+            raise EmitFailed(str(self.flush_error))
+        self.flushed_upto = upto
 
-    async def emit(
-        self,
-        topic: str,
-        key: bytes | None,
-        value: bytes | None,
-        headers: Sequence[tuple[str, bytes]],
-        on_done: Callable[[BaseException | None], None],
-        *,
-        partition: int | None = None,
-    ) -> None:
-        await super().emit(topic, key, value, headers, on_done, partition=partition)
-        on_done(None)
+    def to(self, topic: str) -> list[Written]:
+        return [written for written in self.written if written.topic == topic]
 
 
 async def settle() -> None:

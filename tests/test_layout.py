@@ -3,11 +3,13 @@
 ``tests/ingress/schemes/`` holds the tests of ``ingress/schemes/``, and so on for every package
 of ingress, streams, schemas and hookgate. Tests that belong to no one package have named folders
 of their own (``CROSS_CUTTING``). This file is the only test at the top of ``tests/``: it tests
-the tree itself. The README's "Development" section describes the layout.
+the tree itself, and one rule that holds for all the code it tests. The README's "Development"
+section describes the layout.
 """
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 from tests import REPO
@@ -65,3 +67,15 @@ def test_every_test_folder_is_a_package() -> None:
     # may each have a test_properties.py.
     loose = sorted(str(f) for f in folders() if not (TESTS / f / "__init__.py").is_file())
     assert not loose, f"test folders without __init__.py: {loose}"
+
+
+def test_no_runtime_code_checks_its_state_with_assert() -> None:
+    # `python -O` removes assert statements: a state check there would silently vanish.
+    found = sorted(
+        f"{path.relative_to(REPO)}:{node.lineno}"
+        for top in PACKAGES
+        for path in (REPO / top).rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if isinstance(node, ast.Assert)
+    )
+    assert not found, f"raise an error instead of assert (python -O drops it): {found}"

@@ -6,8 +6,9 @@ No I/O, no clock: the same record always gives the same event, which is what mak
 reproduce its output.
 
 Normalizers name types without a namespace (``job.succeeded``, ``stripe.invoice.paid``);
-:func:`normalize` puts the installation's reverse-DNS prefix (``worker.type_prefix``) in front of
-every one of them, in this one place, so no normalizer needs the configuration.
+the installation's reverse-DNS prefix (``worker.type_prefix``) goes in front of every one of
+them outside the normalizers, so none needs the configuration: :func:`normalize` puts it there,
+and the worker's stage as it encodes the event (:func:`normalizer`).
 """
 
 from __future__ import annotations
@@ -38,8 +39,15 @@ NORMALIZERS: Mapping[str, Normalizer] = {
 def normalize(raw: RawDelivery, type_prefix: str) -> CanonicalEvent:
     """The canonical event of ``raw``, its type in the ``type_prefix`` namespace
     (``dev.hookgate.`` + ``job.succeeded``)."""
-    normalizer = NORMALIZERS.get(raw.provider)
-    if normalizer is None:
-        raise UnknownProvider(f"no normalizer for provider {raw.provider!r}")
-    event = normalizer(raw)
+    event = normalizer(raw.provider)(raw)
     return dataclasses.replace(event, type=type_prefix + event.type)
+
+
+def normalizer(provider: str) -> Normalizer:
+    """The provider's normalizer: its events' types are without the namespace. The worker's
+    stage puts the prefix in front as it encodes the event (:func:`schemas.canonical.encode`),
+    rather than copy the event to do it."""
+    found = NORMALIZERS.get(provider)
+    if found is None:
+        raise UnknownProvider(f"no normalizer for provider {provider!r}")
+    return found

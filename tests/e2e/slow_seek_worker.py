@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable
+from collections.abc import Sequence
 
 from faust.transport.consumer import Consumer
 
@@ -22,7 +22,7 @@ from streams.runner import Runner
 _seek_done = asyncio.Event()
 _seek_done.set()
 _perform_seek = Consumer.perform_seek
-_handle = Runner.handle
+_handle_batch = Runner.handle_batch
 
 
 async def _slow_perform_seek(self: Consumer) -> None:
@@ -34,13 +34,13 @@ async def _slow_perform_seek(self: Consumer) -> None:
         _seek_done.set()
 
 
-async def _handle_after_seek(self: Runner, record: RawRecord, ack: Callable[[], object]) -> None:
+async def _handle_after_seek(self: Runner, records: Sequence[RawRecord]) -> None:
     await _seek_done.wait()
-    await _handle(self, record, ack)
+    await _handle_batch(self, records)
 
 
 Consumer.perform_seek = _slow_perform_seek  # type: ignore[method-assign]
-Runner.handle = _handle_after_seek  # type: ignore[method-assign]
+Runner.handle_batch = _handle_after_seek  # type: ignore[method-assign]
 
 if __name__ == "__main__":
     from hookgate.cli import main

@@ -5,6 +5,7 @@ Signatures come from the ``standardwebhooks`` library, an independent implementa
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 from datetime import UTC, datetime
@@ -134,7 +135,7 @@ def test_bad_coordinates_are_refused_with_an_example(text: str) -> None:
 
 
 def _fields(record: RawDelivery) -> dict[str, Any]:
-    return {name: getattr(record, name) for name in RawDelivery.__slots__}
+    return {field.name: getattr(record, field.name) for field in dataclasses.fields(RawDelivery)}
 
 
 # --- dead letters -------------------------------------------------------------------------------

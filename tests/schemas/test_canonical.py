@@ -422,3 +422,19 @@ def test_with_provenance_is_with_origin_then_with_trace() -> None:
         for trace in (TRACE, None):
             both = canonical.with_trace(canonical.with_origin(EVENT, ORIGIN, replay=replay), trace)
             assert canonical.with_provenance(EVENT, ORIGIN, replay=replay, trace=trace) == both
+
+
+def test_encode_writes_the_event_with_the_prefix_and_its_provenance() -> None:
+    unprefixed = replace(EVENT, type="standard-webhooks.invoice.paid", extensions={"x": "1"})
+    for replay in (False, True):
+        for trace in (TRACE, None):
+            built = canonical.with_provenance(
+                replace(unprefixed, type="dev.hookgate." + unprefixed.type),
+                ORIGIN,
+                replay=replay,
+                trace=trace,
+            )
+            encoded = canonical.encode(
+                unprefixed, type_prefix="dev.hookgate.", origin=ORIGIN, replay=replay, trace=trace
+            )
+            assert encoded == (built.key(), built.value(), built.headers())

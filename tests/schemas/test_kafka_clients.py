@@ -14,6 +14,7 @@ from faust.types.auth import AuthProtocol, SASLMechanism
 
 from schemas import kafka_clients
 from schemas.config import ConfigError, KafkaSettings, parse
+from tests import REPO
 from tests.tls import make_tls_files
 
 SASL_SSL = {
@@ -179,3 +180,28 @@ def test_what_the_worker_could_not_follow_is_refused_at_start(
     assert error.key == key
     assert reason in error.reason
     assert "kafka-pass-1" not in str(error)
+
+
+# --- one builder -------------------------------------------------------------------------------
+
+#: Modules that may name ``bootstrap.servers`` themselves, and why: the builder; the two producer
+#: wrappers, whose callers pass the builder's settings and the bootstrap servers apart; the local
+#: broker tool, whose clients talk to the broker it started, not to a configured cluster.
+_NAMES_BOOTSTRAP = {
+    "schemas/kafka_clients.py",
+    "ingress/producer.py",
+    "streams/emitter.py",
+    "hookgate/kafka_local.py",
+}
+
+
+def test_no_client_of_any_process_builds_its_settings_by_hand() -> None:
+    # A hand-built client misses kafka.client (SASL, TLS): it fails against a secured cluster.
+    by_hand = sorted(
+        str(path.relative_to(REPO))
+        for top in ("ingress", "streams", "schemas", "hookgate")
+        for path in (REPO / top).rglob("*.py")
+        if '"bootstrap.servers"' in path.read_text()
+        and str(path.relative_to(REPO)) not in _NAMES_BOOTSTRAP
+    )
+    assert not by_hand, f"build client settings with schemas.kafka_clients instead: {by_hand}"
