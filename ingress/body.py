@@ -71,11 +71,21 @@ class BodyDeadlines:
 
 
 async def read_limited(
-    receive: Receive, declared: str | None, limit: int, held: Held, deadlines: BodyDeadlines
+    receive: Receive,
+    declared: str | None,
+    limit: int,
+    held: Held,
+    deadlines: BodyDeadlines,
+    received: bytes | None = None,
 ) -> bytes:
     """The body from ASGI ``receive``, at most ``limit`` bytes, in full within the deadline of
     ``deadlines`` (from the call); its bytes are reserved in ``held`` (``declared``, the
-    content-length header's value, before they are read)."""
+    content-length header's value, before they are read).
+
+    ``received``: the whole body, when the server already holds it all (the ingress's HTTP
+    protocol hands it over; over ASGI there is no telling): the same limits apply, and there is
+    no read to wait for, so no deadline to register (its task lookup and bookkeeping were ~2 %
+    of a delivery in a profile under load)."""
     if declared is not None:
         # Bounded before int(): Python refuses to convert more than 4300 digits (a 500).
         if not (declared.isascii() and declared.isdigit() and len(declared) <= 20):
@@ -83,6 +93,11 @@ async def read_limited(
         if int(declared) > limit:
             raise PayloadTooLarge(f"body of {declared} bytes exceeds the limit of {limit}")
         held.reserve(int(declared))
+    if received is not None:
+        if len(received) > limit:
+            raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
+        held.reserve(len(received))
+        return received
     return await deadlines.read(receive, limit, held)
 
 

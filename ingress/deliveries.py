@@ -88,8 +88,12 @@ class DeliveryEndpoint:
         )
         await send({"type": "http.response.body", "body": body})
 
-    async def handle(self, scope: Scope, receive: Receive) -> tuple[int, bytes, Headers]:
-        """The answer to one delivery: status, JSON body, headers beyond the content's."""
+    async def handle(
+        self, scope: Scope, receive: Receive, received: bytes | None = None
+    ) -> tuple[int, bytes, Headers]:
+        """The answer to one delivery: status, JSON body, headers beyond the content's.
+        ``received``: the whole body when the server already has it (else read from
+        ``receive``; see :func:`ingress.body.read_limited`)."""
         started = time.perf_counter()
         params = scope["path_params"]
         name = params["source"]
@@ -116,6 +120,7 @@ class DeliveryEndpoint:
                         source.settings.max_body_bytes,
                         held,
                         self._body_deadlines,
+                        received,
                     )
                 except ClientDisconnect:
                     # The sender is gone; nothing was produced, and it will retry.

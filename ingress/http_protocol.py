@@ -1,4 +1,6 @@
-"""uvicorn's httptools protocol with a bound on the request head (request line and headers).
+"""uvicorn's httptools protocol with a bound on the request head, answering deliveries itself.
+
+**Head limits.**
 
 httptools puts no limit on a head: it appends each piece of a header value to the bytes it has
 so far, so one 128 MiB header cost 19 s of CPU and stalled every other request on the loop.
@@ -14,22 +16,65 @@ A head is counted from the first read after the previous request ended; with pip
 requests the part of the next head that shares a read with the previous body goes uncounted,
 at most one read (which the head limit then still bounds from the next read on).
 
-The limits are class attributes, set once per process by :func:`configure` (``hookgate ingress``
-sets them from the configuration before it serves, in every worker process): uvicorn builds a
-protocol per connection from the class alone.
+**Deliveries without ASGI.** A ``POST`` to a delivery route (:class:`Routes`, the app's
+:class:`ingress.server.DirectRoutes`) is answered here: the protocol calls the route's
+:meth:`Handler.handle` in a task and writes its answer, head and body, with one ``write``. A
+profile under load put uvicorn's part of a delivery (its ASGI cycle, the proxy-headers
+middleware, the routing wrapper, two ASGI messages, two writes) at ~20 % of a delivery
+(BENCHMARKS.md). Everything else (other routes, lifespan, a request uvicorn would refuse for
+its concurrency limit, a path under a ``root_path``, a trusted proxy's ``X-Forwarded-*``
+headers, which uvicorn's middleware applies) takes uvicorn's ASGI path unchanged. What a
+delivery keeps from it: a body still arriving read through uvicorn's ``receive`` (flow control,
+``100-continue``; one already all there is handed over), the task counted among the server's
+for graceful shutdown and its concurrency limit, pipelined requests queued, keep-alive and its
+timeout (one timer per connection, not one per request), ``Date`` and ``Server`` headers, and a
+500 (logged) for an exception.
+
+The limits and routes are class attributes, set once per process by :func:`configure`
+(``hookgate ingress`` sets them from the configuration before it serves, in every worker
+process): uvicorn builds a protocol per connection from the class alone.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, ClassVar
+import logging
+import urllib.parse
+from collections.abc import Callable
+from typing import Any, ClassVar, Protocol, cast
 
+import httptools
 import orjson
+from starlette.types import Receive, Scope
 from uvicorn.config import Config
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+from uvicorn.protocols.http.flow_control import FlowControl
+from uvicorn.protocols.http.httptools_impl import (
+    STATUS_LINE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
 from uvicorn.server import ServerState
 
 _END = b"\r\n\r\n"
+_FORWARDED = (b"x-forwarded-proto", b"x-forwarded-for")
+
+Headers = list[tuple[bytes, bytes]]
+#: A delivery's answer: status, JSON body, headers beyond content-type and content-length.
+Answer = tuple[int, bytes, Headers]
+
+
+class Handler(Protocol):
+    async def handle(self, scope: Scope, receive: Receive, received: bytes | None) -> Answer:
+        """The answer to the request of ``scope``: its body is ``received`` when the protocol
+        has it all already, else read from ``receive``."""
+        ...
+
+
+class Routes(Protocol):
+    def match(self, path: str) -> tuple[Handler, dict[str, Any]] | None:
+        """The handler of a ``POST`` to ``path`` and its path parameters, or None."""
+        ...
 
 
 class HeadTooLarge(Exception):
@@ -39,6 +84,7 @@ class HeadTooLarge(Exception):
 class LimitedHttpToolsProtocol(HttpToolsProtocol):
     max_head_bytes: ClassVar[int] = 32_768
     max_headers: ClassVar[int] = 100
+    routes: ClassVar[Routes | None] = None
 
     def __init__(
         self,
@@ -53,6 +99,21 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._tail = b""  # the last bytes of the head so far: the end may straddle two reads
         self._header_count = 0
         self._refusal: str | None = None
+        self._trusted_peer = False  # a proxy whose X-Forwarded-* headers uvicorn applies
+        self._forwarded = False  # this request carries X-Forwarded-* headers
+        # Loop time since which the connection has waited for a request, None while one is in
+        # progress: the keep-alive timeout counts from there (see on_response_complete).
+        self._idle_since: float | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        # The peer is the same for every request on the connection: looked up once.
+        app = self.app
+        self._trusted_peer = (
+            isinstance(app, ProxyHeadersMiddleware)
+            and self.client is not None
+            and self.client[0] in app.trusted_hosts
+        )
 
     def data_received(self, data: bytes) -> None:
         if self._in_head:
@@ -74,17 +135,116 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             # parser error through send_400_response, which answers 431 for this one.
             self._refusal = f"the request has more than {self.max_headers} headers"
             raise HeadTooLarge(self._refusal)
-        super().on_header(name, value)
+        # uvicorn's on_header, in this one call per header, and the proxy's headers noted.
+        name = name.lower()
+        if name == b"expect" and value.lower() == b"100-continue":
+            self.expect_100_continue = True
+        elif name in _FORWARDED:
+            self._forwarded = True
+        self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         self._in_head = False
-        super().on_headers_complete()
+        if not self._deliver():
+            super().on_headers_complete()
+
+    def _deliver(self) -> bool:
+        """Starts a delivery's handler and returns True if the request is one (module doc)."""
+        routes = self.routes
+        parser = self.parser
+        if routes is None or parser.get_method() != b"POST" or self.root_path:
+            return False
+        if parser.should_upgrade():
+            return False
+        limit = self.limit_concurrency
+        if limit is not None and (len(self.connections) >= limit or len(self.tasks) >= limit):
+            return False  # uvicorn's 503
+        if self._forwarded and self._trusted_peer:
+            return False  # uvicorn's middleware rewrites the scope from them
+        url = httptools.parse_url(self.url)
+        raw_path: bytes = url.path
+        path = raw_path.decode("ascii")
+        if "%" in path:
+            path = urllib.parse.unquote(path)
+        found = routes.match(path)
+        if found is None:
+            return False
+        handler, params = found
+        http_version = parser.get_http_version()
+        # uvicorn's typed scope has no path_params: the app's view of it, as Starlette adds them.
+        scope = cast(Scope, self.scope)
+        scope["method"] = "POST"
+        if http_version != "1.1":
+            scope["http_version"] = http_version
+        scope["path"] = path
+        scope["raw_path"] = raw_path
+        scope["query_string"] = url.query or b""
+        scope["path_params"] = params
+        previous = self.cycle
+        self.cycle = cycle = DeliveryCycle(
+            handler,
+            scope,
+            self.transport,
+            self.flow,
+            self.logger,
+            self.access_logger,
+            self.server_state.default_headers,
+            self.expect_100_continue,
+            http_version != "1.0" and parser.should_keep_alive(),
+            self.on_response_complete,
+        )
+        if previous is None or previous.response_complete:
+            self._start_asgi_task(cycle, self.app)
+        else:
+            # Pipelined: started once the previous answer is out (uvicorn's queue).
+            self.flow.pause_reading()
+            self.pipeline.appendleft((cycle, self.app))
+        return True
 
     def on_message_complete(self) -> None:
         self._in_head = True
         self._head_bytes = self._header_count = 0
         self._tail = b""
+        self._forwarded = False
         super().on_message_complete()
+
+    # Keep-alive: uvicorn arms a timer when a response is complete and cancels it when data
+    # arrives, a timer made and cancelled per request (~2 % of a delivery in a profile under
+    # load). Here a connection notes when it became idle, and one timer per connection, armed
+    # only when none is, closes it once it has been idle for timeout_keep_alive, or re-arms
+    # for what is left: the same timeout, at most one timer per timeout period.
+
+    def on_response_complete(self) -> None:
+        # uvicorn's, but for the timer.
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+            return
+        self._idle_since = self.loop.time()
+        if self.timeout_keep_alive_task is None:
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self.timeout_keep_alive, self.timeout_keep_alive_handler
+            )
+
+    def _unset_keepalive_if_required(self) -> None:
+        # Called by uvicorn when data arrives (and when the connection is lost).
+        self._idle_since = None
+
+    def timeout_keep_alive_handler(self) -> None:
+        self.timeout_keep_alive_task = None
+        if self._idle_since is None or self.transport.is_closing():
+            return  # busy: the end of its response arms the timer again
+        left = self._idle_since + self.timeout_keep_alive - self.loop.time()
+        if left > 0:
+            self.timeout_keep_alive_task = self.loop.call_later(
+                left, self.timeout_keep_alive_handler
+            )
+        else:
+            self.transport.close()
 
     def send_400_response(self, msg: str) -> None:
         if self._refusal is None:
@@ -105,7 +265,113 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
-def configure(*, max_head_bytes: int, max_headers: int) -> None:
-    """Sets the limits of every connection this process accepts from now on."""
+class DeliveryCycle(RequestResponseCycle):
+    """One delivery on a connection: uvicorn's request state (the body as it arrives, through
+    ``receive``), answered by a :class:`Handler` instead of an ASGI app."""
+
+    def __init__(
+        self,
+        handler: Handler,
+        scope: Any,
+        transport: asyncio.Transport,
+        flow: FlowControl,
+        logger: logging.Logger,
+        access_logger: logging.Logger,
+        default_headers: Headers,
+        expect_100_continue: bool,
+        keep_alive: bool,
+        on_response: Callable[[], None],
+    ) -> None:
+        super().__init__(
+            scope,
+            transport,
+            flow,
+            logger,
+            access_logger,
+            False,  # no access log: the delivery's own line
+            default_headers,
+            asyncio.Event(),
+            expect_100_continue,
+            keep_alive,
+            on_response,
+        )
+        self.handler = handler
+
+    async def run_asgi(self, app: Any) -> None:
+        # ``app`` (uvicorn's, passed by its task starter) is not called: the handler answers.
+        # The body, if it is all here already (it usually came with the head) and uvicorn's
+        # receive would not first answer 100-continue or report a disconnection.
+        received = None
+        if not (self.more_body or self.waiting_for_100_continue or self.disconnected):
+            received = bytes(self.body)
+            self.body.clear()  # one copy held, as after uvicorn's receive
+        try:
+            status, body, headers = await self.handler.handle(
+                cast(Scope, self.scope), cast(Receive, self.receive), received
+            )
+            if self.flow.write_paused and not self.disconnected:
+                await self.flow.drain()
+            self._answer(status, body, headers, _JSON)
+        except BaseException as exc:
+            # As uvicorn answers an ASGI app's exception.
+            self.logger.error("Exception in ASGI application\n", exc_info=exc)
+            if not self.response_started:
+                self._answer(500, b"Internal Server Error", _CLOSE, _TEXT)
+            else:
+                self.transport.close()
+        finally:
+            self.on_response = _nothing  # as uvicorn's: the protocol is not kept alive by it
+
+    def _answer(self, status: int, body: bytes, headers: Headers, content_type: bytes) -> None:
+        if self.disconnected:
+            return
+        self.response_started = True
+        self.waiting_for_100_continue = False
+        if (b"connection", b"close") in headers:
+            self.keep_alive = False
+        elif not self.keep_alive:
+            headers = [*headers, (b"connection", b"close")]
+        self.transport.write(
+            b"".join(
+                [
+                    STATUS_LINE[status],
+                    _joined(self.default_headers),
+                    content_type,
+                    b"content-length: %d\r\n" % len(body),
+                    *[name + b": " + value + b"\r\n" for name, value in headers],
+                    b"\r\n",
+                    body,
+                ]
+            )
+        )
+        self.response_complete = True
+        self.message_event.set()
+        if not self.keep_alive:
+            self.transport.close()
+        self.on_response()
+
+
+_JSON = b"content-type: application/json\r\n"
+_TEXT = b"content-type: text/plain; charset=utf-8\r\n"
+_CLOSE: Headers = [(b"connection", b"close")]
+#: uvicorn's default headers (Date, Server) as bytes; it replaces the list once a second.
+_defaults: tuple[Headers | None, bytes] = (None, b"")
+
+
+def _joined(headers: Headers) -> bytes:
+    global _defaults
+    if _defaults[0] is not headers:
+        _defaults = (headers, b"".join(name + b": " + value + b"\r\n" for name, value in headers))
+    return _defaults[1]
+
+
+def _nothing() -> None:
+    pass
+
+
+def configure(*, max_head_bytes: int, max_headers: int, routes: Routes | None = None) -> None:
+    """Sets the limits of every connection this process accepts from now on, and the delivery
+    routes it answers without ASGI (none: every request goes to the app)."""
     LimitedHttpToolsProtocol.max_head_bytes = max_head_bytes
     LimitedHttpToolsProtocol.max_headers = max_headers
+    LimitedHttpToolsProtocol.routes = routes

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import threading
 import time
 from typing import Any, BinaryIO
 
@@ -49,13 +50,17 @@ class JsonFormatter(logging.Formatter):
 
     def head(self, created: float, level: str, logger: str, msg: str) -> dict[str, Any]:
         """The fields every line starts with."""
+        return {"ts": self.timestamp(created), "level": level, "logger": logger, "msg": msg}
+
+    def timestamp(self, created: float) -> str:
+        """``created`` (epoch seconds) as the ``ts`` field: UTC, milliseconds, ``Z``."""
         second = int(created)
         if second != self._second:
             self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
             self._second = second
         # Milliseconds as logging.LogRecord computes its ``msecs``.
         msecs = int((created - second) * 1000)
-        return {"ts": f"{self._stamp}.{msecs:03d}Z", "level": level, "logger": logger, "msg": msg}
+        return f"{self._stamp}.{msecs:03d}Z"
 
 
 class TickBatchedHandler(logging.Handler):
@@ -69,6 +74,7 @@ class TickBatchedHandler(logging.Handler):
         # The loop a flush is scheduled on; a loop closed before running it must not leave
         # later records waiting for a flush that never comes.
         self._flush_on: asyncio.AbstractEventLoop | None = None
+        self._flush_thread = 0  # the thread that loop runs in
 
     def setFormatter(self, fmt: logging.Formatter | None) -> None:
         if not isinstance(fmt, JsonFormatter):
@@ -86,16 +92,26 @@ class TickBatchedHandler(logging.Handler):
 
     def write_info(self, logger: str, msg: str, fields: dict[str, Any]) -> None:
         """The line ``emit`` would write for an INFO record with ``fields`` as its extra."""
-        line = self.formatter.head(time.time(), "info", logger, msg)
-        line.update(fields)
+        ts = self.formatter.timestamp(time.time())
+        line = {"ts": ts, "level": "info", "logger": logger, "msg": msg, **fields}
+        data = orjson.dumps(line, default=str, option=orjson.OPT_APPEND_NEWLINE)
         with self.lock:  # type: ignore[union-attr]  # created by Handler.__init__
-            self._pending += orjson.dumps(line, default=str)
-            self._pending += b"\n"
+            self._pending += data
             if not self._schedule():
                 self._write()
 
     def _schedule(self) -> bool:
         """True when a flush at the end of this loop tick is (already) scheduled."""
+        # A flush already scheduled on the loop running in this thread: this record is on that
+        # loop too. Checked first because asyncio.get_running_loop() is a getpid() system call
+        # per call on Python 3.11, and this runs per delivery.
+        flush_on = self._flush_on
+        if (
+            flush_on is not None
+            and self._flush_thread == threading.get_ident()
+            and flush_on.is_running()
+        ):
+            return True
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # not on an event loop's thread
@@ -103,6 +119,7 @@ class TickBatchedHandler(logging.Handler):
         if self._flush_on is not loop:
             loop.call_soon(self.flush)
             self._flush_on = loop
+            self._flush_thread = threading.get_ident()
         return True
 
     def flush(self) -> None:

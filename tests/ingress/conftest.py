@@ -14,6 +14,6 @@ def producer() -> FakeProducer:
 
 @pytest.fixture(params=["starlette", "served"])
 def served(request: pytest.FixtureRequest) -> bool:
-    """Each test twice: against the Starlette app, and as ``hookgate ingress`` serves it
-    (wrapped in :class:`ingress.server.DirectRoutes`, which sends deliveries past the router)."""
+    """Each test twice: against the Starlette app over ASGI, and as ``hookgate ingress`` serves
+    it, over HTTP (``tests.asgi.client_of``: deliveries answered by the ingress's protocol)."""
     return bool(request.param == "served")

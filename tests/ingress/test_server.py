@@ -1,19 +1,31 @@
 """The ingress as ``hookgate ingress`` serves it: a real uvicorn server on 127.0.0.1, raw HTTP/1.1
-over sockets, a FAKE producer. What is claimed here happens before the app sees a request:
-request heads bounded in size and header count, connections bounded in number.
+over sockets, a FAKE producer. What is claimed here happens around the app: request heads
+bounded in size and header count, connections bounded in number, and deliveries answered by the
+HTTP protocol itself with what uvicorn gives every request (keep-alive, pipelining, HTTP/1.0,
+``100-continue``, a 500 for a bug, graceful shutdown, a trusted proxy's headers), and the cyclic
+garbage collector as a serving process tunes it.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import gc
+import time
+import weakref
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
+import pytest
 import uvicorn
 
-from ingress.server import asgi_app, server_options
+from ingress.app import create_app
+from ingress.schemes import twilio
+from ingress.schemes.standard_webhooks import decode_secret, sign
+from ingress.server import GC_YOUNG_THRESHOLD, DirectRoutes, asgi_app, server_options, settle_gc
 from schemas.config import parse
+from tests.asgi import serving
 from tests.fakes import FakeProducer
 from tests.support import free_ports
 
@@ -127,3 +139,217 @@ async def test_a_megabyte_header_is_cut_off_and_healthz_still_answers() -> None:
         other.write(request())
         assert (await answer(other_reader))[0] == 200
         other.close()
+
+
+# --- deliveries answered by the protocol ---------------------------------------------------------
+# A POST to a delivery route is answered by the ingress's HTTP protocol, without ASGI
+# (ingress/http_protocol.py); what uvicorn's ASGI path gives every other request, it keeps.
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+TWILIO_TOKEN = "12345678901234567890123456789012"
+
+
+@asynccontextmanager
+async def delivering(
+    producer: FakeProducer, keep_alive_s: float | None = None, **ingress: Any
+) -> AsyncIterator[int]:
+    """A `demo` Standard Webhooks source and a `twilio` one (its URL as the request shows it)
+    served with these ``ingress`` settings; yields the port."""
+    sources = [
+        {"name": "demo", "provider": "standard-webhooks", "secrets": [SECRET]},
+        {"name": "twilio", "provider": "twilio", "secrets": [TWILIO_TOKEN]},
+    ]
+    app = create_app(parse({"sources": sources}, env={}), producer=producer)
+    async with (
+        app.router.lifespan_context(app),
+        serving(DirectRoutes(app), keep_alive_s=keep_alive_s, **ingress) as port,
+    ):
+        yield port
+
+
+def delivery(event_id: str = "msg_1", *, version: str = "1.1", **extra: str) -> bytes:
+    body = b'{"type": "invoice.paid"}'
+    now = int(time.time())
+    headers = {
+        "Host": "hookgate",
+        "webhook-id": event_id,
+        "webhook-timestamp": str(now),
+        "webhook-signature": sign(decode_secret(SECRET), event_id, now, body),
+        "content-type": "application/json",
+        "content-length": str(len(body)),
+        **extra,
+    }
+    lines = [f"POST /webhooks/demo HTTP/{version}", *(f"{k}: {v}" for k, v in headers.items())]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+async def head_and_body(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+    return head, await asyncio.wait_for(reader.readexactly(length), 10)
+
+
+async def test_deliveries_on_one_keep_alive_connection_are_each_answered_with_date_and_server() -> (
+    None
+):
+    async with delivering(FakeProducer()) as port:
+        reader, writer = await connect(port)
+        for event_id in ("msg_1", "msg_2"):
+            writer.write(delivery(event_id))
+            head, body = await head_and_body(reader)
+            assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+            assert b"\r\ndate: " in head
+            assert b"\r\nserver: uvicorn\r\n" in head
+            assert b"connection: close" not in head
+            assert orjson.loads(body) == {"status": "accepted", "event_id": event_id}
+        writer.close()
+
+
+async def test_pipelined_deliveries_are_answered_in_order() -> None:
+    async with delivering(FakeProducer()) as port:
+        reader, writer = await connect(port)
+        writer.write(delivery("msg_1") + delivery("msg_2") + delivery("msg_3"))
+        answered = [orjson.loads((await head_and_body(reader))[1])["event_id"] for _ in range(3)]
+        assert answered == ["msg_1", "msg_2", "msg_3"]
+        writer.close()
+
+
+async def test_an_http_1_0_delivery_is_answered_and_its_connection_closed() -> None:
+    async with delivering(FakeProducer()) as port:
+        reader, writer = await connect(port)
+        writer.write(delivery(version="1.0"))
+        head, _ = await head_and_body(reader)
+        assert (head.split(b" ")[1], b"\r\nconnection: close\r\n" in head) == (b"200", True)
+        assert await asyncio.wait_for(reader.read(), 10) == b""
+        writer.close()
+
+
+async def test_a_delivery_that_expects_100_continue_gets_it_before_the_body() -> None:
+    async with delivering(FakeProducer()) as port:
+        reader, writer = await connect(port)
+        request = delivery(expect="100-continue")
+        head, _, body = request.partition(b"\r\n\r\n")
+        writer.write(head + b"\r\n\r\n")
+        interim = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        writer.write(body)
+        assert (await head_and_body(reader))[0].startswith(b"HTTP/1.1 200 ")
+        writer.close()
+
+
+async def test_a_delivery_whose_handler_fails_unexpectedly_is_a_500_and_closes() -> None:
+    producer = FakeProducer(error=RuntimeError("a bug, not a refusal"))
+    async with delivering(producer) as port:
+        reader, writer = await connect(port)
+        writer.write(delivery())
+        head, body = await head_and_body(reader)
+        assert (head.split(b" ")[1], body) == (b"500", b"Internal Server Error")
+        assert await asyncio.wait_for(reader.read(), 10) == b""
+        writer.close()
+
+
+async def test_a_delivery_awaiting_its_ack_when_the_server_stops_is_still_answered() -> None:
+    producer = FakeProducer(hold=asyncio.Event())
+    async with delivering(producer) as port:
+        reader, writer = await connect(port)
+        writer.write(delivery())
+        await asyncio.sleep(0.2)  # the delivery waits for its acknowledgement
+        assert producer.hold is not None
+        asyncio.get_running_loop().call_later(0.5, producer.hold.set)
+    # The server stopped (graceful shutdown waited for the delivery's task); its answer came.
+    head, _ = await head_and_body(reader)
+    assert (head.split(b" ")[1], b"\r\nconnection: close\r\n" in head) == (b"200", True)
+    writer.close()
+
+
+async def test_a_trusted_proxys_forwarded_scheme_is_the_url_a_url_signed_source_checks() -> None:
+    body = b"MessageSid=SM1&MessageStatus=delivered"
+    signature = twilio.sign(
+        TWILIO_TOKEN.encode(),
+        "https://hookgate/webhooks/twilio",
+        [("MessageSid", "SM1"), ("MessageStatus", "delivered")],
+    )
+    head = (
+        "POST /webhooks/twilio HTTP/1.1\r\nHost: hookgate\r\n"
+        "content-type: application/x-www-form-urlencoded\r\n"
+        f"x-twilio-signature: {signature}\r\ncontent-length: {len(body)}\r\n"
+    )
+    async with delivering(FakeProducer()) as port:
+        statuses = []
+        for forwarded in ("X-Forwarded-Proto: https\r\n", ""):  # from 127.0.0.1: trusted
+            reader, writer = await connect(port)
+            writer.write((head + forwarded + "\r\n").encode() + body)
+            statuses.append((await head_and_body(reader))[0].split(b" ")[1])
+            writer.close()
+    assert statuses == [b"200", b"401"]  # signed for https; without the header it is http
+
+
+async def test_a_delivery_on_a_connection_past_max_connections_is_answered_503() -> None:
+    async with delivering(FakeProducer(), max_connections=1) as port:
+        first_reader, first = await connect(port)
+        first.write(delivery("msg_1"))
+        assert (await head_and_body(first_reader))[0].split(b" ")[1] == b"200"
+        second_reader, second = await connect(port)
+        second.write(delivery("msg_2"))
+        assert (await answer(second_reader))[0] == 503
+        first.close()
+        second.close()
+
+
+async def test_a_connection_idle_for_the_keep_alive_timeout_is_closed() -> None:
+    async with delivering(FakeProducer(), keep_alive_s=0.3) as port:
+        reader, writer = await connect(port)
+        writer.write(delivery())
+        await head_and_body(reader)
+        started = time.monotonic()
+        assert await asyncio.wait_for(reader.read(), 10) == b""  # closed by the server
+        assert 0.25 <= time.monotonic() - started < 2
+        writer.close()
+
+
+async def test_a_connection_used_again_within_the_timeout_stays_open_past_it() -> None:
+    async with delivering(FakeProducer(), keep_alive_s=0.4) as port:
+        reader, writer = await connect(port)
+        for event_id in ("msg_1", "msg_2", "msg_3", "msg_4"):  # 0.75 s in all, 0.25 s apart
+            writer.write(delivery(event_id))
+            assert (await head_and_body(reader))[0].startswith(b"HTTP/1.1 200 ")
+            await asyncio.sleep(0.25)
+        writer.write(delivery("msg_5"))
+        assert (await head_and_body(reader))[0].startswith(b"HTTP/1.1 200 ")
+        writer.close()
+
+
+# --- the collector in a serving process ----------------------------------------------------------
+
+
+@pytest.fixture
+def settled_gc() -> Iterator[None]:
+    """settle_gc() in this process, undone afterwards."""
+    threshold = gc.get_threshold()
+    settle_gc()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
+
+
+def test_a_serving_process_leaves_its_startup_objects_out_of_collections(
+    settled_gc: None,
+) -> None:
+    assert gc.get_freeze_count() > 10_000  # this process's modules and classes at least
+    assert gc.get_threshold()[0] == GC_YOUNG_THRESHOLD
+
+
+def test_a_serving_process_still_collects_garbage_cycles(settled_gc: None) -> None:
+    class Node:
+        other: Any = None
+
+    first, second = Node(), Node()
+    first.other, second.other = second, first
+    gone = weakref.ref(first)
+    del first, second  # a cycle: reference counting alone never frees it
+    # Enough allocations to trigger a collection of the youngest generation.
+    kept: list[list[int]] = [[] for _ in range(GC_YOUNG_THRESHOLD * 2)]
+    assert gone() is None
+    assert len(kept) == GC_YOUNG_THRESHOLD * 2
