@@ -23,11 +23,11 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.types import Receive, Scope, Send
 
 from ingress import logs
-from ingress.body import BodyDeadlines, read_limited
+from ingress.body import BodyDeadlines, check_received, read_limited
 from ingress.errors import BodyTimeout, IngressError, MalformedQuery, UnknownSource
 from ingress.limits import InFlight
 from ingress.metrics import UNKNOWN_SOURCE, IngressMetrics
-from ingress.producer import RawProducer
+from ingress.producer import Delivered, RawProducer
 from ingress.providers import ConfiguredSource
 from ingress.schemes.base import Verified
 from schemas import tracecontext
@@ -46,11 +46,26 @@ _RETRY: Headers = [(b"retry-after", RETRY_AFTER.encode())]
 _CLOSE: Headers = [(b"connection", b"close")]
 
 
+#: A delivery's answer: status, JSON body, headers beyond content-type and content-length.
+Answer = tuple[int, bytes, Headers]
+#: Gets a delivery's answer, or the exception a bug raised (answered 500 by the server).
+Reply = Callable[[Answer | Exception], None]
+
+
 class DeliveryEndpoint:
-    """The delivery route as a plain ASGI app: no Starlette ``Request`` or ``Response`` per
-    delivery. A profile under load put them (the Request's header and URL objects, the
-    Response's header building, its two messages) at ~15 % of a delivery; headers are read once
-    from the scope here and the answer's headers are built from constants."""
+    """The delivery route, two ways, one set of steps:
+
+    - :meth:`respond`: for a request whose body the server already holds. It runs from the
+      HTTP parser's callback: the checks, the signature, the raw record and its ``produce()``
+      in one call, then the answer from the record's delivery report. No task, no coroutine:
+      a task and the coroutines under it (five deep) were the largest part of a delivery the
+      profile under load could still name (BENCHMARKS.md).
+    - :meth:`handle` (and ``__call__``, plain ASGI): everything else; a body still arriving,
+      a signature checked in a thread, a span around the delivery.
+
+    No Starlette ``Request`` or ``Response`` per delivery: headers are read once from the
+    scope and the answer's headers are built from constants.
+    """
 
     def __init__(
         self,
@@ -88,93 +103,146 @@ class DeliveryEndpoint:
         )
         await send({"type": "http.response.body", "body": body})
 
-    async def handle(
-        self, scope: Scope, receive: Receive, received: bytes | None = None
-    ) -> tuple[int, bytes, Headers]:
+    def respond(self, scope: Scope, body: bytes, reply: Reply) -> bool:
+        """Answer the delivery of ``scope`` whose whole ``body`` is here: ``reply`` gets the
+        answer, now (a refusal) or from the record's delivery report. Returns False, having
+        done nothing, when the delivery needs :meth:`handle`: spans are exported, or its source
+        checks a body this large in a thread."""
+        source = self._sources.get(scope["path_params"]["source"])
+        if self._tracer is not None or (
+            source is not None and source.offload and len(body) > source.inline_max_body
+        ):
+            return False
+        delivery = _Delivery(scope, source)
+        held = self._in_flight.holding()
+        try:
+            source, headers = self._admit(scope, delivery)
+            body = check_received(
+                headers.get("content-length"), source.settings.max_body_bytes, held, body
+            )
+            delivery.size = len(body)
+            now = self._clock()
+            verified = self._verify(delivery, source, headers, body, now, _url(scope, source))
+            delivery.event_id = verified.event_id
+            if verified.reply is not None:
+                held.release()
+                reply(self._handshake(delivery, verified.reply))
+                return True
+            trace = _incoming_trace(scope, headers) or tracecontext.new()
+
+            def done(outcome: Delivered | IngressError) -> None:
+                held.release()
+                try:
+                    answer = (
+                        self._refused(delivery, outcome)
+                        if isinstance(outcome, IngressError)
+                        else self._accepted(delivery, verified)
+                    )
+                except Exception as exc:
+                    reply(exc)
+                    return
+                reply(answer)
+
+            self._submit(source, delivery.name, headers, body, now, verified, trace, done)
+        except IngressError as error:
+            held.release()
+            reply(self._refused(delivery, error))
+        except BaseException:
+            held.release()
+            raise
+        return True
+
+    async def handle(self, scope: Scope, receive: Receive, received: bytes | None = None) -> Answer:
         """The answer to one delivery: status, JSON body, headers beyond the content's.
         ``received``: the whole body when the server already has it (else read from
         ``receive``; see :func:`ingress.body.read_limited`)."""
-        started = time.perf_counter()
-        params = scope["path_params"]
-        name = params["source"]
-        source = self._sources.get(name)
-        label = name if source is not None else UNKNOWN_SOURCE
-        event_id: str | None = None
-        size = 0
+        delivery = _Delivery(scope, self._sources.get(scope["path_params"]["source"]))
         try:
-            if source is None:
-                raise UnknownSource(f"no source named {name[:64]!r} is configured")
-            if "token" in params and not source.provider.path_token:
-                raise UnknownSource(f"source {name!r} takes no token in its path")
-            _check_query(scope.get("query_string", b""))
-            self._in_flight.admit()
-            # ASGI gives header names lower-cased; latin-1 as Starlette decodes them. A name
-            # sent twice keeps its last value.
-            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+            source, headers = self._admit(scope, delivery)
+            declared = headers.get("content-length")
+            limit = source.settings.max_body_bytes
             # The body's bytes count against the in-flight cap until the delivery is answered.
             with self._in_flight.holding() as held:
-                try:
-                    body = await read_limited(
-                        receive,
-                        headers.get("content-length"),
-                        source.settings.max_body_bytes,
-                        held,
-                        self._body_deadlines,
-                        received,
-                    )
-                except ClientDisconnect:
-                    # The sender is gone; nothing was produced, and it will retry.
-                    log.info("client disconnected", extra={"source": label})
-                    return 400, b"", []
-                size = len(body)
+                if received is not None:
+                    body = check_received(declared, limit, held, received)
+                else:
+                    try:
+                        body = await read_limited(
+                            receive, declared, limit, held, self._body_deadlines
+                        )
+                    except ClientDisconnect:
+                        # The sender is gone; nothing was produced, and it will retry.
+                        log.info("client disconnected", extra={"source": delivery.label})
+                        return 400, b"", []
+                delivery.size = len(body)
                 now = self._clock()
-                url = str(Request(scope).url) if source.provider.uses_url else ""
+                url = _url(scope, source)
                 incoming = _incoming_trace(scope, headers)
-                with self._span(name, incoming) as span:
-                    verified = await self._verify(source, label, headers, body, now, url)
-                    event_id = verified.event_id
+                with self._span(delivery.name, incoming) as span:
+                    if source.offload and len(body) > source.inline_max_body:
+                        # Ed25519 hashes the body per (entry, key): in a thread, the loop
+                        # keeps serving others meanwhile (small bodies with one key: see
+                        # inline_max_body).
+                        verified = await asyncio.to_thread(
+                            self._verify, delivery, source, headers, body, now, url
+                        )
+                    else:
+                        verified = self._verify(delivery, source, headers, body, now, url)
+                    delivery.event_id = verified.event_id
                     if verified.reply is not None:
-                        # A verified handshake (Slack's url_verification): nothing produced.
-                        self._metrics.deliveries.labels(label, "handshake").inc()
-                        self._log(label, event_id, 200, started, size, None)
-                        return 200, verified.reply, []
+                        return self._handshake(delivery, verified.reply)
                     if span is not None:
-                        span.set_attribute("hookgate.event_id", event_id)
+                        span.set_attribute("hookgate.event_id", verified.event_id)
                         trace = span.context
                     else:
                         trace = incoming or tracecontext.new()
-                    await self._produce(source, name, headers, body, now, verified, trace)
-        except IngressError as error:
-            self._metrics.deliveries.labels(label, error.reason).inc()
-            self._log(label, event_id, error.status, started, size, error)
-            answer = orjson.dumps({"error": error.reason, "detail": error.detail})
-            return error.status, answer, _headers(error)
-        self._metrics.deliveries.labels(label, "accepted").inc()
-        self._metrics.secret_matches.labels(label, str(verified.key_index)).inc()
-        self._metrics.body_bytes.observe(size)
-        self._log(label, event_id, 200, started, size, None)
-        return 200, orjson.dumps({"status": "accepted", "event_id": event_id}), []
+                    acked: asyncio.Future[Delivered | IngressError] = (
+                        asyncio.get_running_loop().create_future()
+                    )
 
-    async def _verify(
+                    def done(outcome: Delivered | IngressError) -> None:
+                        if not acked.done():  # not when this request was cancelled
+                            acked.set_result(outcome)
+
+                    self._submit(source, delivery.name, headers, body, now, verified, trace, done)
+                    outcome = await acked
+                    if isinstance(outcome, IngressError):
+                        raise outcome
+        except IngressError as error:
+            return self._refused(delivery, error)
+        return self._accepted(delivery, verified)
+
+    # --- the steps both ways share -----------------------------------------------------------
+
+    def _admit(self, scope: Scope, delivery: _Delivery) -> tuple[ConfiguredSource, dict[str, str]]:
+        """The delivery's source and headers, or the refusal before its body counts."""
+        source = delivery.source
+        if source is None:
+            raise UnknownSource(f"no source named {delivery.name[:64]!r} is configured")
+        if "token" in scope["path_params"] and not source.provider.path_token:
+            raise UnknownSource(f"source {delivery.name!r} takes no token in its path")
+        _check_query(scope.get("query_string", b""))
+        self._in_flight.admit()
+        # ASGI gives header names lower-cased; latin-1 as Starlette decodes them. A name sent
+        # twice keeps its last value.
+        return source, {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+
+    def _verify(
         self,
+        delivery: _Delivery,
         source: ConfiguredSource,
-        label: str,
         headers: dict[str, str],
         body: bytes,
         now: float,
         url: str,
     ) -> Verified:
         try:
-            if source.offload and len(body) > source.inline_max_body:
-                # Ed25519 hashes the body per (entry, key): in a thread, the loop keeps
-                # serving others meanwhile (small bodies with one key: see inline_max_body).
-                return await asyncio.to_thread(source.verifier.verify, headers, body, now, url)
             return source.verifier.verify(headers, body, now, url)
         except IngressError as error:
-            self._metrics.verification_failures.labels(label, error.reason).inc()
+            self._metrics.verification_failures.labels(delivery.label, error.reason).inc()
             raise
 
-    async def _produce(
+    def _submit(
         self,
         source: ConfiguredSource,
         name: str,
@@ -183,7 +251,9 @@ class DeliveryEndpoint:
         now: float,
         verified: Verified,
         trace: TraceContext,
+        done: Callable[[Delivered | IngressError], None],
     ) -> None:
+        """Queue the raw record; ``done`` gets what became of it (see RawProducer.submit)."""
         kept = verified.kept_headers
         if kept is None:
             kept = source.verifier.kept_headers
@@ -199,10 +269,44 @@ class DeliveryEndpoint:
             trace=trace,
         )
         key = records.key(verified.event_id, verified.dedup_id)
+        in_flight = self._in_flight
+        produce_seconds = self._metrics.produce_seconds
         produce_started = time.perf_counter()
-        with self._in_flight.producing():
-            await self._producer.produce(self._raw_topic, key, body, record_headers)
-        self._metrics.produce_seconds.observe(time.perf_counter() - produce_started)
+
+        def acked(outcome: Delivered | IngressError) -> None:
+            in_flight.produces -= 1
+            if not isinstance(outcome, IngressError):
+                produce_seconds.observe(time.perf_counter() - produce_started)
+            done(outcome)
+
+        # Counted until the broker answers: admit() sheds deliveries past max_produces.
+        in_flight.produces += 1
+        try:
+            self._producer.submit(self._raw_topic, key, body, record_headers, acked)
+        except BaseException:
+            in_flight.produces -= 1
+            raise
+
+    def _accepted(self, delivery: _Delivery, verified: Verified) -> Answer:
+        label = delivery.label
+        metrics = self._metrics
+        metrics.deliveries.labels(label, "accepted").inc()
+        metrics.secret_matches.labels(label, str(verified.key_index)).inc()
+        metrics.body_bytes.observe(delivery.size)
+        self._log(delivery, 200, None)
+        return 200, orjson.dumps({"status": "accepted", "event_id": delivery.event_id}), []
+
+    def _handshake(self, delivery: _Delivery, reply: bytes) -> Answer:
+        # A verified handshake (Slack's url_verification): nothing produced.
+        self._metrics.deliveries.labels(delivery.label, "handshake").inc()
+        self._log(delivery, 200, None)
+        return 200, reply, []
+
+    def _refused(self, delivery: _Delivery, error: IngressError) -> Answer:
+        self._metrics.deliveries.labels(delivery.label, error.reason).inc()
+        self._log(delivery, error.status, error)
+        answer = orjson.dumps({"error": error.reason, "detail": error.detail})
+        return error.status, answer, _headers(error)
 
     def _span(
         self, source: str, parent: TraceContext | None
@@ -221,26 +325,37 @@ class DeliveryEndpoint:
             },
         )
 
-    def _log(
-        self,
-        source: str,
-        event_id: str | None,
-        status: int,
-        started: float,
-        size: int,
-        error: IngressError | None,
-    ) -> None:
+    def _log(self, delivery: _Delivery, status: int, error: IngressError | None) -> None:
         fields: dict[str, object] = {
-            "source": source,
-            "event_id": event_id,
+            "source": delivery.label,
+            "event_id": delivery.event_id,
             "status": status,
-            "bytes": size,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "bytes": delivery.size,
+            "duration_ms": round((time.perf_counter() - delivery.started) * 1000, 2),
         }
         if error is not None:
             fields["reason"] = error.reason
             fields["detail"] = error.detail
         logs.info(log, "delivery", fields)
+
+
+class _Delivery:
+    """What one delivery's answer and log line need, gathered as it goes."""
+
+    __slots__ = ("event_id", "label", "name", "size", "source", "started")
+
+    def __init__(self, scope: Scope, source: ConfiguredSource | None) -> None:
+        self.started = time.perf_counter()
+        self.name: str = scope["path_params"]["source"]
+        self.source = source
+        self.label = self.name if source is not None else UNKNOWN_SOURCE
+        self.event_id: str | None = None
+        self.size = 0
+
+
+def _url(scope: Scope, source: ConfiguredSource) -> str:
+    # Only the sources that sign the URL (Twilio) need it.
+    return str(Request(scope).url) if source.provider.uses_url else ""
 
 
 def _incoming_trace(scope: Scope, headers: dict[str, str]) -> TraceContext | None:

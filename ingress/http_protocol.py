@@ -17,18 +17,27 @@ requests the part of the next head that shares a read with the previous body goe
 at most one read (which the head limit then still bounds from the next read on).
 
 **Deliveries without ASGI.** A ``POST`` to a delivery route (:class:`Routes`, the app's
-:class:`ingress.server.DirectRoutes`) is answered here: the protocol calls the route's
-:meth:`Handler.handle` in a task and writes its answer, head and body, with one ``write``. A
-profile under load put uvicorn's part of a delivery (its ASGI cycle, the proxy-headers
-middleware, the routing wrapper, two ASGI messages, two writes) at ~20 % of a delivery
-(BENCHMARKS.md). Everything else (other routes, lifespan, a request uvicorn would refuse for
-its concurrency limit, a path under a ``root_path``, a trusted proxy's ``X-Forwarded-*``
-headers, which uvicorn's middleware applies) takes uvicorn's ASGI path unchanged. What a
-delivery keeps from it: a body still arriving read through uvicorn's ``receive`` (flow control,
-``100-continue``; one already all there is handed over), the task counted among the server's
-for graceful shutdown and its concurrency limit, pipelined requests queued, keep-alive and its
-timeout (one timer per connection, not one per request), ``Date`` and ``Server`` headers, and a
-500 (logged) for an exception.
+:class:`ingress.server.DirectRoutes`) is answered here, one of two ways:
+
+- its body came with its head (most do): when the parser completes the message, the route's
+  :meth:`Handler.respond` verifies it and queues its record right there, and the answer is
+  written, head and body with one ``write``, from the record's delivery report. No task and
+  no coroutine: they were the largest part of a delivery the profile could still name once
+  uvicorn's ASGI cycle was gone (BENCHMARKS.md);
+- otherwise (a body still arriving, ``Expect: 100-continue``, a pipelined request, or a
+  handler that declines, e.g. to check a signature in a thread): :meth:`Handler.handle` in a
+  task, the body read through uvicorn's ``receive`` (flow control, ``100-continue``).
+
+A profile under load put uvicorn's part of a delivery (its ASGI cycle, the proxy-headers
+middleware, the routing wrapper, two ASGI messages, two writes) at ~20 % of a delivery.
+Everything else (other routes, lifespan, a request uvicorn would refuse for its concurrency
+limit, a path under a ``root_path``, a trusted proxy's ``X-Forwarded-*`` headers, which
+uvicorn's middleware applies) takes uvicorn's ASGI path unchanged. What a delivery keeps from
+uvicorn: pipelined requests queued, keep-alive and its timeout (one timer per connection, not
+one per request), ``Date`` and ``Server`` headers, a 500 (logged) for an exception, and
+graceful shutdown, which waits for every connection with a request in progress (a delivery
+answered without a task is not among uvicorn's tasks, so its concurrency limit counts
+connections for it, not tasks).
 
 The limits and routes are class attributes, set once per process by :func:`configure`
 (``hookgate ingress`` sets them from the configuration before it serves, in every worker
@@ -64,7 +73,16 @@ Headers = list[tuple[bytes, bytes]]
 Answer = tuple[int, bytes, Headers]
 
 
+#: Gets a delivery's answer, or the exception a bug raised (answered 500).
+Reply = Callable[[Answer | Exception], None]
+
+
 class Handler(Protocol):
+    def respond(self, scope: Scope, body: bytes, reply: Reply) -> bool:
+        """Answer the request of ``scope``, whose whole ``body`` is here, through ``reply``
+        (now or later), or return False, having done nothing, for :meth:`handle` to."""
+        ...
+
     async def handle(self, scope: Scope, receive: Receive, received: bytes | None) -> Answer:
         """The answer to the request of ``scope``: its body is ``received`` when the protocol
         has it all already, else read from ``receive``."""
@@ -101,6 +119,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._refusal: str | None = None
         self._trusted_peer = False  # a proxy whose X-Forwarded-* headers uvicorn applies
         self._forwarded = False  # this request carries X-Forwarded-* headers
+        # A delivery whose head is here and whose body is still being parsed (see _deliver).
+        self._unstarted: DeliveryCycle | None = None
         # Loop time since which the connection has waited for a request, None while one is in
         # progress: the keep-alive timeout counts from there (see on_response_complete).
         self._idle_since: float | None = None
@@ -127,6 +147,12 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
                 self._head_bytes = size
                 self._tail = seen[-(len(_END) - 1) :]
         super().data_received(data)
+        cycle = self._unstarted
+        if cycle is not None:
+            # Its body did not all come with this read: a task reads the rest (uvicorn's way).
+            self._unstarted = None
+            if not self.transport.is_closing():
+                self._start_asgi_task(cycle, self.app)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._header_count += 1
@@ -193,13 +219,32 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             http_version != "1.0" and parser.should_keep_alive(),
             self.on_response_complete,
         )
-        if previous is None or previous.response_complete:
-            self._start_asgi_task(cycle, self.app)
-        else:
+        self._idle_since = None
+        if previous is not None and not previous.response_complete:
             # Pipelined: started once the previous answer is out (uvicorn's queue).
             self.flow.pause_reading()
             self.pipeline.appendleft((cycle, self.app))
+        elif self.expect_100_continue:
+            self._start_asgi_task(cycle, self.app)  # the body comes after an interim answer
+        else:
+            # Answered from on_message_complete if the body is all in this read (most are),
+            # else by a task once the read is done (data_received).
+            self._unstarted = cycle
         return True
+
+    def _respond(self, cycle: DeliveryCycle) -> None:
+        """Answer a delivery whose body is all here from the parser's callback, without a
+        task (``Handler.respond``), or start its task if the handler wants one."""
+        body = bytes(cycle.body)
+        try:
+            taken = cycle.handler.respond(cast(Scope, cycle.scope), body, cycle.reply)
+        except Exception as exc:
+            cycle.reply(exc)
+            return
+        if taken:
+            cycle.body.clear()
+        else:
+            self._start_asgi_task(cycle, self.app)
 
     def on_message_complete(self) -> None:
         self._in_head = True
@@ -207,6 +252,11 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._tail = b""
         self._forwarded = False
         super().on_message_complete()
+        cycle = self._unstarted
+        if cycle is not None:
+            self._unstarted = None
+            self._idle_since = None
+            self._respond(cycle)
 
     # Keep-alive: uvicorn arms a timer when a response is complete and cancels it when data
     # arrives, a timer made and cancelled per request (~2 % of a delivery in a profile under
@@ -313,14 +363,28 @@ class DeliveryCycle(RequestResponseCycle):
                 await self.flow.drain()
             self._answer(status, body, headers, _JSON)
         except BaseException as exc:
-            # As uvicorn answers an ASGI app's exception.
-            self.logger.error("Exception in ASGI application\n", exc_info=exc)
-            if not self.response_started:
-                self._answer(500, b"Internal Server Error", _CLOSE, _TEXT)
-            else:
-                self.transport.close()
+            self._fail(exc)
         finally:
             self.on_response = _nothing  # as uvicorn's: the protocol is not kept alive by it
+
+    def reply(self, outcome: Answer | Exception) -> None:
+        """The handler's answer from :meth:`Handler.respond`, or the exception a bug raised."""
+        try:
+            if isinstance(outcome, Exception):
+                self._fail(outcome)
+            else:
+                status, body, headers = outcome
+                self._answer(status, body, headers, _JSON)
+        finally:
+            self.on_response = _nothing
+
+    def _fail(self, exc: BaseException) -> None:
+        # As uvicorn answers an ASGI app's exception.
+        self.logger.error("Exception in ASGI application\n", exc_info=exc)
+        if not self.response_started:
+            self._answer(500, b"Internal Server Error", _CLOSE, _TEXT)
+        else:
+            self.transport.close()
 
     def _answer(self, status: int, body: bytes, headers: Headers, content_type: bytes) -> None:
         if self.disconnected:

@@ -70,7 +70,12 @@ class Held:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self.release()
+
+    def release(self) -> None:
+        """Give the bytes back (a request answered without a ``with`` block); once is enough."""
         self._owner.body_bytes -= self.size
+        self.size = 0
 
     def reserve(self, total: int) -> None:
         """Grow this request's share to ``total`` bytes, or raise :class:`Overloaded`."""

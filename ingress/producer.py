@@ -1,7 +1,8 @@
-"""The ingress's Kafka producer: awaitable, acknowledged writes over the shared bridge.
+"""The ingress's Kafka producer: acknowledged writes over the shared bridge.
 
-Every HTTP request awaits its own record's delivery report (:mod:`schemas.producer_bridge`:
-idempotent, ``acks=all``), so a 2xx means the record is in every in-sync replica. What this
+Every HTTP request is answered from its own record's delivery report
+(:mod:`schemas.producer_bridge`: idempotent, ``acks=all``), so a 2xx means the record is in
+every in-sync replica. What this
 module adds is the ingress's answers: a record Kafka refuses as too large is a 413 (the sender
 must not retry it for days); anything else not acknowledged in time, a full queue, or a producer
 that failed for good is a 503 the sender retries. A failed producer also fails ``/readyz``, so an
@@ -10,7 +11,7 @@ orchestrator restarts the process.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from ingress.errors import BrokerUnavailable, IngressError, PayloadTooLarge
@@ -23,7 +24,11 @@ from schemas.producer_bridge import (
     RecordRefused,
 )
 
-__all__ = ["Delivered", "KafkaProducer", "RawProducer"]
+__all__ = ["Delivered", "KafkaProducer", "OnOutcome", "RawProducer"]
+
+#: Gets a record's coordinates once the broker acknowledged it, or the error to answer the
+#: sender with. Called once, on the event loop.
+OnOutcome = Callable[[Delivered | IngressError], None]
 
 
 class RawProducer(Protocol):
@@ -33,10 +38,16 @@ class RawProducer(Protocol):
 
     async def stop(self) -> None: ...
 
-    async def produce(
-        self, topic: str, key: bytes, value: bytes, headers: Sequence[tuple[str, bytes]]
-    ) -> Delivered:
-        """Write one record and return once the broker acknowledged it; raises IngressError."""
+    def submit(
+        self,
+        topic: str,
+        key: bytes,
+        value: bytes,
+        headers: Sequence[tuple[str, bytes]],
+        on_outcome: OnOutcome,
+    ) -> None:
+        """Queue one record now; ``on_outcome`` gets what became of it. Raises IngressError
+        when it cannot be queued (``on_outcome`` is then never called)."""
         ...
 
     async def ready(self, topic: str) -> bool: ...
@@ -87,15 +98,23 @@ class KafkaProducer:
         # Requests still waiting get their answer from the final flush's delivery reports.
         await self._bridge.stop(flush_timeout)
 
-    async def produce(
-        self, topic: str, key: bytes, value: bytes, headers: Sequence[tuple[str, bytes]]
-    ) -> Delivered:
-        """Write one record and wait until the broker acknowledged it (``acks=all``)."""
+    def submit(
+        self,
+        topic: str,
+        key: bytes,
+        value: bytes,
+        headers: Sequence[tuple[str, bytes]],
+        on_outcome: OnOutcome,
+    ) -> None:
+        """Queue one record; ``on_outcome`` gets :class:`Delivered` once the broker acknowledged
+        it (``acks=all``), or the IngressError to answer. A full queue is a 503 at once, not a
+        request left waiting for room."""
+
+        def settle(outcome: Delivered | BridgeError) -> None:
+            on_outcome(_answer(outcome) if isinstance(outcome, BridgeError) else outcome)
+
         try:
-            # room_timeout=0: a full queue is a 503 at once, not a request left hanging.
-            return await self._bridge.deliver(
-                topic, key, value, headers, ack_timeout=self._timeout, room_timeout=0
-            )
+            self._bridge.submit(topic, key, value, headers, settle, ack_timeout=self._timeout)
         except BridgeError as error:
             raise _answer(error) from None
 

@@ -96,7 +96,7 @@ class DeliveryFailed(BridgeError):
 
 
 #: Gets the record's coordinates once the broker acknowledged it, or the reason it was not
-#: written. Called on the event loop, exactly once per record that :meth:`ProducerBridge.send`
+#: written. Called on the event loop, exactly once per record that :meth:`ProducerBridge.submit`
 #: accepted.
 OnDelivery = Callable[[Delivered | BridgeError], None]
 
@@ -110,7 +110,7 @@ class ProducerBridge:
 
     ``config`` is a plain librdkafka configuration (``bootstrap.servers`` and any client
     settings); ``error_cb`` is the bridge's own. ``reports``: ``"each"`` for :meth:`send` and
-    :meth:`deliver`, ``"errors"`` for :meth:`write` and :meth:`flushed` (see module doc); a
+    :meth:`submit`, ``"errors"`` for :meth:`write` and :meth:`flushed` (see module doc); a
     bridge refuses the other pair. ``producer_factory`` makes the librdkafka producer from the
     final config; tests use it to make one that a newer instance can fence (a real fatal error;
     confluent-kafka exposes no hook to inject one).
@@ -146,9 +146,9 @@ class ProducerBridge:
         self._reports: list[tuple[OnDelivery, KafkaError | None, Message]] = []
         self._reports_lock = threading.Lock()
         self._failure: BridgeFailed | None = None
-        # deliver()'s futures still waiting, with the loop time past which they fail; swept
-        # every _SWEEP_S by one task instead of a timer per record (see deliver()).
-        self._waiting: dict[asyncio.Future[Delivered], float] = {}
+        # Records sent with an ack_timeout and not yet settled, with the loop time past which
+        # they fail; swept every _SWEEP_S by one task instead of a timer per record (submit()).
+        self._waiting: dict[OnDelivery, float] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._ready_checked_at = 0.0
         self._ready = False
@@ -197,9 +197,8 @@ class ProducerBridge:
             self._sweeper.cancel()
             self._sweeper = None
         # Nothing will report these any more (a flush that ran out of time).
-        for future in self._waiting:
-            if not future.done():
-                future.set_exception(DeliveryFailed("the producer stopped before Kafka answered"))
+        for settle in list(self._waiting):
+            settle(DeliveryFailed("the producer stopped before Kafka answered"))
 
     async def flush(self, wait_s: float = 30.0) -> int:
         """Wait (at most ``wait_s``) until every record sent so far is reported; returns the
@@ -210,6 +209,66 @@ class ProducerBridge:
         remaining: int = await asyncio.to_thread(producer.flush, wait_s)
         return remaining
 
+    def submit(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Sequence[tuple[str, bytes]],
+        on_delivery: OnDelivery,
+        *,
+        ack_timeout: float | None = None,
+        partition: int | None = None,
+    ) -> None:
+        """Queue one record now; ``on_delivery`` gets its outcome later (see :data:`OnDelivery`).
+
+        ``ack_timeout`` (seconds), when given, bounds the wait for the report: librdkafka
+        reports every record by ``message.timeout.ms``, so it is only a backstop
+        (:class:`DeliveryFailed` when hit, up to ``_SWEEP_S`` late), enforced by one periodic
+        sweep, not a timer per record: a timer, a callback and a wrapping task per delivery
+        were ~4 % of the ingress's CPU in a profile under load. Such a record is also failed
+        by :meth:`stop` if nothing reported it.
+
+        Raises :class:`QueueFull` at once when librdkafka's queue has no room, and another
+        :class:`BridgeError` when the record is not queued; ``on_delivery`` is then never
+        called.
+        """
+        if not self._reports_each:
+            raise RuntimeError(
+                f"{self._name}: a bridge made with reports='errors' has no send() or submit()"
+            )
+        producer = self._running()
+        settle = on_delivery if ack_timeout is None else _Once(self._waiting, on_delivery)
+
+        def report(err: KafkaError | None, msg: Message) -> None:
+            with self._reports_lock:
+                self._reports.append((settle, err, msg))
+
+        try:
+            if partition is None:
+                producer.produce(
+                    topic, value=value, key=key, headers=list(headers), on_delivery=report
+                )
+            else:
+                producer.produce(
+                    topic,
+                    value=value,
+                    key=key,
+                    headers=list(headers),
+                    partition=partition,
+                    on_delivery=report,
+                )
+        except BufferError:
+            raise QueueFull("librdkafka's queue is full") from None
+        except KafkaException as exc:
+            raise self._error(exc.args[0]) from None
+        if ack_timeout is not None:
+            # Reports are settled on the loop, after this returns: none can come before this.
+            loop = self._loop
+            if loop is None:
+                raise BridgeNotRunning(f"{self._name}: the producer is not running")
+            self._waiting[settle] = loop.time() + ack_timeout
+
     async def send(
         self,
         topic: str,
@@ -219,48 +278,29 @@ class ProducerBridge:
         on_delivery: OnDelivery,
         *,
         room_timeout: float | None = None,
+        ack_timeout: float | None = None,
         partition: int | None = None,
     ) -> None:
-        """Queue one record; ``on_delivery`` gets its outcome later (see :data:`OnDelivery`).
-
-        Waits for room in librdkafka's queue: without end when ``room_timeout`` is None, else at
-        most that many seconds before :class:`QueueFull`. Raises :class:`BridgeError` when the
-        record is not queued; ``on_delivery`` is then never called.
-        """
-        if not self._reports_each:
-            raise RuntimeError(f"{self._name}: a bridge made with reports='errors' has no send()")
-        producer = self._running()
+        """:meth:`submit`, waiting for room in librdkafka's queue: without end when
+        ``room_timeout`` is None, else at most that many seconds before :class:`QueueFull`."""
         deadline = None if room_timeout is None else time.monotonic() + room_timeout
-
-        def report(err: KafkaError | None, msg: Message) -> None:
-            with self._reports_lock:
-                self._reports.append((on_delivery, err, msg))
-
         while True:
             try:
-                if partition is None:
-                    producer.produce(
-                        topic, value=value, key=key, headers=list(headers), on_delivery=report
-                    )
-                else:
-                    producer.produce(
-                        topic,
-                        value=value,
-                        key=key,
-                        headers=list(headers),
-                        partition=partition,
-                        on_delivery=report,
-                    )
+                self.submit(
+                    topic,
+                    key,
+                    value,
+                    headers,
+                    on_delivery,
+                    ack_timeout=ack_timeout,
+                    partition=partition,
+                )
                 return
-            except BufferError:
+            except QueueFull:
                 if deadline is not None and time.monotonic() >= deadline:
-                    raise QueueFull("librdkafka's queue is full") from None
-                # Give the broker time to take some.
+                    raise
+                # Give the broker time to take some; the producer may fail or stop meanwhile.
                 await asyncio.sleep(_ROOM_S)
-                # The producer may have failed or stopped meanwhile.
-                producer = self._running()
-            except KafkaException as exc:
-                raise self._error(exc.args[0]) from None
 
     def write(
         self,
@@ -326,45 +366,6 @@ class ProducerBridge:
         if remaining:
             raise DeliveryFailed(f"{remaining} records not acknowledged within {wait_s:g} s")
 
-    async def deliver(
-        self,
-        topic: str,
-        key: bytes | None,
-        value: bytes,
-        headers: Sequence[tuple[str, bytes]],
-        *,
-        ack_timeout: float,
-        room_timeout: float | None = None,
-    ) -> Delivered:
-        """Send one record and wait for its acknowledgement; raises :class:`BridgeError`.
-
-        ``ack_timeout`` (seconds) bounds the wait for the report; librdkafka reports every record by
-        ``message.timeout.ms``, so it is only a backstop (:class:`DeliveryFailed` when hit, up to
-        ``_SWEEP_S`` late). It is enforced by one periodic sweep over the waiting futures, not by
-        ``asyncio.wait_for`` per record: a timer, a callback and a wrapping task per delivery were
-        ~4 % of the ingress's CPU in a profile under load.
-        """
-        # The loop start() ran on, where reports are settled: asyncio.get_running_loop() is a
-        # getpid() system call per call on Python 3.11, and this runs per record.
-        loop = self._loop or asyncio.get_running_loop()
-        future: asyncio.Future[Delivered] = loop.create_future()
-
-        def settle(outcome: Delivered | BridgeError) -> None:
-            if future.done():  # the caller already gave up waiting
-                return
-            if isinstance(outcome, BridgeError):
-                future.set_exception(outcome)
-            else:
-                future.set_result(outcome)
-
-        await self.send(topic, key, value, headers, settle, room_timeout=room_timeout)
-        waiting = self._waiting
-        waiting[future] = loop.time() + ack_timeout
-        try:
-            return await future
-        finally:
-            del waiting[future]
-
     async def ready(self, topic: str) -> bool:
         """True when the producer runs, has not failed, and the cluster answers a metadata
         request for ``topic`` (cached for 1 s)."""
@@ -387,15 +388,14 @@ class ProducerBridge:
         return self._producer
 
     async def _sweep(self) -> None:
-        """Fail deliver()'s futures whose ``ack_timeout`` passed (see :meth:`deliver`)."""
+        """Fail the records whose ``ack_timeout`` passed unreported (see :meth:`submit`)."""
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(_SWEEP_S)
             now = loop.time()
-            overdue = [f for f, deadline in self._waiting.items() if deadline <= now]
-            for future in overdue:
-                if not future.done():
-                    future.set_exception(DeliveryFailed("no acknowledgement from Kafka in time"))
+            overdue = [s for s, deadline in self._waiting.items() if deadline <= now]
+            for settle in overdue:
+                settle(DeliveryFailed("no acknowledgement from Kafka in time"))
 
     def _poll(self, producer: Producer, loop: asyncio.AbstractEventLoop) -> None:
         while True:
@@ -416,10 +416,14 @@ class ProducerBridge:
 
     def _settle(self, batch: list[tuple[OnDelivery, KafkaError | None, Message]]) -> None:
         for on_delivery, err, msg in batch:
-            if err is None:
-                on_delivery(Delivered(partition=msg.partition() or 0, offset=msg.offset() or 0))
-            else:
-                on_delivery(self._error(err))
+            try:
+                if err is None:
+                    on_delivery(Delivered(partition=msg.partition() or 0, offset=msg.offset() or 0))
+                else:
+                    on_delivery(self._error(err))
+            except Exception:
+                # A callback's bug must not keep the batch's other records from their outcome.
+                log.exception("%s: a delivery callback failed", self._name)
 
     def _error(self, err: KafkaError) -> BridgeError:
         if self._failure is not None:  # whatever librdkafka says of records it drops after it
@@ -464,6 +468,23 @@ class ProducerBridge:
         if self._on_fatal is not None and loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._on_fatal, failure)
         return failure
+
+
+class _Once:
+    """A record's ``on_delivery`` while it is waited for: called for the first of its report,
+    the sweep and :meth:`ProducerBridge.stop`. A class, not a closure: a closure that finds
+    itself in the dict would be a reference cycle per record, left to the cyclic collector
+    (~10 % of the ingress's CPU under load, measured with ``perf``)."""
+
+    __slots__ = ("_on_delivery", "_waiting")
+
+    def __init__(self, waiting: dict[OnDelivery, float], on_delivery: OnDelivery) -> None:
+        self._waiting = waiting
+        self._on_delivery = on_delivery
+
+    def __call__(self, outcome: Delivered | BridgeError) -> None:
+        if self._waiting.pop(self, None) is not None:
+            self._on_delivery(outcome)
 
 
 def _topic_known(producer: Producer, topic: str) -> bool:

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from ingress.producer import Delivered
+from ingress.errors import IngressError
+from ingress.producer import Delivered, OnOutcome
 from streams.emitter import EmitFailed
 from streams.errors import RecordRefused
 
@@ -32,11 +33,14 @@ class FakeProducer:
     produced: list[Produced] = field(default_factory=list)
     ready_answer: bool = True
     ready_asked: list[str] = field(default_factory=list)
+    #: An IngressError is every record's outcome (Kafka refused it); another exception is raised
+    #: by submit() itself (a bug, not a refusal).
     error: Exception | None = None
     #: While set to an unset event, every produce waits for it (a broker slow to acknowledge).
     hold: asyncio.Event | None = None
     started: bool = False
     stopped: bool = False
+    _held: set[asyncio.Future[None]] = field(default_factory=set)
 
     async def start(self) -> None:
         self.started = True
@@ -44,15 +48,36 @@ class FakeProducer:
     async def stop(self) -> None:
         self.stopped = True
 
-    async def produce(
-        self, topic: str, key: bytes, value: bytes, headers: Sequence[tuple[str, bytes]]
-    ) -> Delivered:
-        if self.hold is not None:
-            await self.hold.wait()
-        if self.error is not None:
-            raise self.error
-        self.produced.append(Produced(topic, key, value, list(headers)))
-        return Delivered(partition=0, offset=len(self.produced) - 1)
+    def submit(
+        self,
+        topic: str,
+        key: bytes,
+        value: bytes,
+        headers: Sequence[tuple[str, bytes]],
+        on_outcome: OnOutcome,
+    ) -> None:
+        if self.error is not None and not isinstance(self.error, IngressError):
+            raise self.error  # a bug, not a refusal: raised where the call is
+        record = Produced(topic, key, value, list(headers))
+        if self.hold is None:
+            self._settle(record, on_outcome)
+        else:
+            task = asyncio.ensure_future(self._after(self.hold, record, on_outcome))
+            self._held.add(task)  # referenced until done, as asyncio asks
+            task.add_done_callback(self._held.discard)
+
+    async def _after(self, hold: asyncio.Event, record: Produced, on_outcome: OnOutcome) -> None:
+        await hold.wait()
+        self._settle(record, on_outcome)
+
+    def _settle(self, record: Produced, on_outcome: OnOutcome) -> None:
+        # Answered from the loop, as the real producer's reports are, never from the call.
+        if isinstance(self.error, IngressError):
+            asyncio.get_running_loop().call_soon(on_outcome, self.error)
+            return
+        self.produced.append(record)
+        delivered = Delivered(partition=0, offset=len(self.produced) - 1)
+        asyncio.get_running_loop().call_soon(on_outcome, delivered)
 
     async def ready(self, topic: str) -> bool:
         self.ready_asked.append(topic)

@@ -1,6 +1,6 @@
 """The body-read deadline's sweep (:class:`ingress.body.BodyDeadlines`): what it cancels, what it
 leaves alone, and that it does not outlive the reads it watches; and a body the server already
-holds (``read_limited``'s ``received``). The 408 itself is tested through the app in
+holds (``check_received``). The 408 itself is tested through the app in
 test_limits.py."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ingress.body import BodyDeadlines, read_limited
+from ingress.body import BodyDeadlines, check_received
 from ingress.errors import BodyTimeout, Overloaded, PayloadTooLarge
 from ingress.limits import InFlight
 
@@ -67,20 +67,34 @@ async def test_the_sweep_ends_once_no_read_is_pending() -> None:
 
 
 async def test_a_body_already_received_is_taken_without_a_read_or_a_deadline() -> None:
-    deadlines = BodyDeadlines(0.1)
     with InFlight(max_body_bytes=1 << 20, max_produces=10).holding() as held:
-        body = await read_limited(never, "2", 1024, held, deadlines, received=b"{}")
+        body = check_received("2", 1024, held, b"{}")
         assert (body, held.size) == (b"{}", 2)
     assert sweepers() == []  # nothing registered: there was nothing to wait for
 
 
-async def test_a_body_already_received_over_the_limit_is_refused() -> None:
+def test_a_body_already_received_over_the_limit_is_refused() -> None:
     held = InFlight(max_body_bytes=1 << 20, max_produces=10).holding()
     with held, pytest.raises(PayloadTooLarge):
-        await read_limited(never, None, 8, held, BodyDeadlines(10), received=b"x" * 9)
+        check_received(None, 8, held, b"x" * 9)
 
 
-async def test_a_body_already_received_counts_against_the_bytes_in_flight() -> None:
+def test_a_body_already_received_over_its_declared_limit_is_refused() -> None:
+    held = InFlight(max_body_bytes=1 << 20, max_produces=10).holding()
+    with held, pytest.raises(PayloadTooLarge):
+        check_received("9", 8, held, b"x" * 9)
+
+
+def test_a_body_already_received_counts_against_the_bytes_in_flight() -> None:
     in_flight = InFlight(max_body_bytes=8, max_produces=10)
     with in_flight.holding() as held, pytest.raises(Overloaded):
-        await read_limited(never, None, 1024, held, BodyDeadlines(10), received=b"x" * 9)
+        check_received(None, 1024, held, b"x" * 9)
+
+
+def test_released_bytes_are_given_back_once() -> None:
+    in_flight = InFlight(max_body_bytes=8, max_produces=10)
+    held = in_flight.holding()
+    held.reserve(5)
+    held.release()
+    held.release()
+    assert in_flight.body_bytes == 0

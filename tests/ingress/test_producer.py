@@ -12,11 +12,21 @@ from collections.abc import AsyncIterator
 import pytest
 
 from ingress.errors import BrokerUnavailable, IngressError, PayloadTooLarge
-from ingress.producer import KafkaProducer, _answer
+from ingress.producer import Delivered, KafkaProducer, _answer
 from schemas.producer_bridge import BridgeFailed, DeliveryFailed, QueueFull, RecordRefused
 from tests.support import new_topic, read_all, unreachable_bootstrap
 
 HEADERS = [("hookgate-format", b"1")]
+
+
+async def produce(producer: KafkaProducer, topic: str, key: bytes, value: bytes) -> Delivered:
+    """Submit one record and wait for its outcome, raising the IngressError it answers."""
+    outcome: asyncio.Future[Delivered | IngressError] = asyncio.get_running_loop().create_future()
+    producer.submit(topic, key, value, HEADERS, outcome.set_result)
+    result = await outcome
+    if isinstance(result, IngressError):
+        raise result
+    return result
 
 
 @pytest.fixture
@@ -28,11 +38,11 @@ async def producer(kafka_bootstrap: str) -> AsyncIterator[KafkaProducer]:
 
 
 @pytest.mark.kafka
-async def test_produce_returns_once_the_record_is_in_the_topic(
+async def test_a_record_is_delivered_once_it_is_in_the_topic(
     producer: KafkaProducer, kafka_bootstrap: str
 ) -> None:
     topic = new_topic(kafka_bootstrap)
-    delivered = await producer.produce(topic, b"demo:msg_1", b"{}", HEADERS)
+    delivered = await produce(producer, topic, b"demo:msg_1", b"{}")
     [record] = read_all(kafka_bootstrap, topic)
     assert (record.offset(), record.key(), record.value()) == (
         delivered.offset,
@@ -47,7 +57,7 @@ async def test_a_record_larger_than_kafka_accepts_is_payload_too_large(
 ) -> None:
     topic = new_topic(kafka_bootstrap)
     with pytest.raises(PayloadTooLarge) as refused:
-        await producer.produce(topic, b"demo:msg_1", b"x" * 20_000, HEADERS)
+        await produce(producer, topic, b"demo:msg_1", b"x" * 20_000)
     assert refused.value.status == 413
 
 
@@ -63,7 +73,7 @@ async def test_no_acknowledgement_in_time_is_broker_unavailable() -> None:
     await producer.start()
     try:
         with pytest.raises(BrokerUnavailable) as refused:
-            await producer.produce("t", b"k", b"v", HEADERS)
+            await produce(producer, "t", b"k", b"v")
     finally:
         await producer.stop(0)
     assert (refused.value.status, refused.value.retriable) == (503, True)
@@ -76,21 +86,21 @@ async def test_a_full_queue_is_broker_unavailable_at_once() -> None:
         client_config={"queue.buffering.max.messages": "1"},
     )
     await producer.start()
-    waiting = asyncio.ensure_future(producer.produce("t", b"k", b"1", HEADERS))
+    outcomes: list[Delivered | IngressError] = []
     try:
-        await asyncio.sleep(0.1)  # the first record now fills the queue
+        producer.submit("t", b"k", b"1", HEADERS, outcomes.append)  # fills the queue
         with pytest.raises(BrokerUnavailable, match="queue is full"):
-            await producer.produce("t", b"k", b"2", HEADERS)
+            producer.submit("t", b"k", b"2", HEADERS, outcomes.append)
     finally:
         await producer.stop(0)
-        waiting.cancel()
-        await asyncio.gather(waiting, return_exceptions=True)
+    # The first was queued, so it has an outcome (not acknowledged); the second never had one.
+    assert [type(outcome) for outcome in outcomes] == [BrokerUnavailable]
 
 
 async def test_a_producer_that_is_not_running_is_broker_unavailable() -> None:
     producer = KafkaProducer(unreachable_bootstrap())
     with pytest.raises(BrokerUnavailable):
-        await producer.produce("t", b"k", b"v", HEADERS)
+        producer.submit("t", b"k", b"v", HEADERS, lambda outcome: None)
     assert await producer.ready("t") is False
 
 

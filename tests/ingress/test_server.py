@@ -205,6 +205,35 @@ async def test_deliveries_on_one_keep_alive_connection_are_each_answered_with_da
         writer.close()
 
 
+async def test_a_delivery_whose_body_came_with_its_head_waits_for_its_ack_without_a_task() -> (
+    None
+):
+    producer = FakeProducer(hold=asyncio.Event())
+    async with delivering(producer) as port:
+        reader, writer = await connect(port)
+        writer.write(delivery())
+        await asyncio.sleep(0.2)  # verified and produced; waiting for the acknowledgement
+        running = [t.get_coro().__qualname__ for t in asyncio.all_tasks()]  # type: ignore[union-attr]
+        assert producer.hold is not None
+        producer.hold.set()
+        assert (await head_and_body(reader))[0].startswith(b"HTTP/1.1 200 ")
+        writer.close()
+    assert not [name for name in running if "run_asgi" in name]
+
+
+async def test_a_delivery_whose_body_comes_in_a_later_read_is_answered() -> None:
+    async with delivering(FakeProducer()) as port:
+        reader, writer = await connect(port)
+        request = delivery()
+        writer.write(request[:-5])
+        await asyncio.sleep(0.1)  # the head and part of the body arrive alone
+        writer.write(request[-5:])
+        head, body = await head_and_body(reader)
+        assert head.startswith(b"HTTP/1.1 200 ")
+        assert orjson.loads(body) == {"status": "accepted", "event_id": "msg_1"}
+        writer.close()
+
+
 async def test_pipelined_deliveries_are_answered_in_order() -> None:
     async with delivering(FakeProducer()) as port:
         reader, writer = await connect(port)
