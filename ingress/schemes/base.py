@@ -5,15 +5,16 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Protocol
 
 from ingress.errors import TimestampInFuture, TimestampTooOld
+from schemas.frozen import frozen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Verified:
-    """The outcome of a successful verification."""
+    """The outcome of a successful verification. One per delivery: ``@frozen`` for a frozen
+    dataclass's per-field cost (schemas/frozen.py)."""
 
     #: The sender's id for the event, stable across retries: the de-duplication key.
     event_id: str
