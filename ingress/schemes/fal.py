@@ -22,8 +22,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from ingress.errors import (
     MalformedHeader,
@@ -32,6 +31,7 @@ from ingress.errors import (
     SignatureMismatch,
 )
 from ingress.schemes.base import Verified, check_window
+from ingress.schemes.ed25519 import VerifyingKey
 from ingress.schemes.jwks import JwksKeys, decode_public_key, decode_signing_key, parse_jwks
 from ingress.schemes.parsing import EVENT_ID
 from ingress.schemes.parsing import TIMESTAMP as TIMESTAMP_FORM
@@ -91,6 +91,9 @@ class FalVerifier:
             raise ValueError(f"tolerance must be >= 0 seconds, not {tolerance}")
         self.keys = keys
         self._tolerance = tolerance
+        # The key set's keys as last seen, ready to check: made again only when it changes.
+        self._seen: tuple[Ed25519PublicKey, ...] = ()
+        self._verifying: tuple[VerifyingKey, ...] = ()
 
     @property
     def kept_headers(self) -> tuple[str, ...]:
@@ -119,12 +122,13 @@ class FalVerifier:
 
     def _match(self, signature: bytes, content: bytes) -> int:
         keys = self.keys.current()
-        for index, key in enumerate(keys):
-            try:
-                key.verify(signature, content)
-            except InvalidSignature:
-                continue
-            return index
+        seen = self._seen
+        if len(keys) != len(seen) or any(a is not b for a, b in zip(keys, seen, strict=True)):
+            self._verifying = tuple(VerifyingKey(key) for key in keys)
+            self._seen = keys
+        for index, key in enumerate(self._verifying):
+            if key.verifies(signature, content):
+                return index
         # fal may have rotated to a key we have not fetched yet: fetch in the background (rate
         # limited); this delivery is refused now and fal's retry will find the new key.
         self.keys.refresh()

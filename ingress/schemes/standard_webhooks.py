@@ -20,7 +20,6 @@ import hmac
 import re
 from collections.abc import Mapping, Sequence
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from ingress.errors import (
@@ -30,6 +29,7 @@ from ingress.errors import (
     SignatureMismatch,
 )
 from ingress.schemes.base import Verified, check_window
+from ingress.schemes.ed25519 import VerifyingKey
 from ingress.schemes.parsing import EVENT_ID, TIMESTAMP, strict_b64decode
 
 #: Decoded signature length per version this module understands.
@@ -153,7 +153,7 @@ class StandardWebhooksVerifier:
         if tolerance < 0:
             raise ValueError(f"tolerance must be >= 0 seconds, not {tolerance}")
         self._macs = tuple(hmac.new(secret, digestmod=hashlib.sha256) for secret in secrets)
-        self._public_keys = tuple(public_keys)
+        self._public_keys = tuple(VerifyingKey(key) for key in public_keys)
         self._tolerance = tolerance
         self._names = (id_header.lower(), timestamp_header.lower(), signature_header.lower())
 
@@ -203,11 +203,8 @@ class StandardWebhooksVerifier:
             content = prefix + body  # built once; Ed25519 needs the message in one piece
             for index, key in enumerate(self._public_keys):
                 for sig in found["v1a"]:
-                    try:
-                        key.verify(sig, content)
-                    except InvalidSignature:
-                        continue
-                    return len(self._macs) + index
+                    if key.verifies(sig, content):
+                        return len(self._macs) + index
         if tried:
             raise SignatureMismatch("no signature entry matches any configured secret or key")
         raise MissingSignature("no signature entry of a version this source has a key for")
