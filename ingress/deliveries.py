@@ -205,9 +205,12 @@ class DeliveryEndpoint:
                             acked.set_result(outcome)
 
                     self._submit(source, delivery.name, headers, body, now, verified, trace, done)
-                    outcome = await acked
+                    outcome: Delivered | IngressError | None = await acked
                     if isinstance(outcome, IngressError):
-                        raise outcome
+                        # Not raised from a local that stays: its traceback holds this frame,
+                        # a reference cycle per refusal (the except clause deletes ``error``).
+                        error, outcome = outcome, None
+                        raise error
         except IngressError as error:
             return self._refused(delivery, error)
         return self._accepted(delivery, verified)

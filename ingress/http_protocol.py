@@ -171,6 +171,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        # Busy until this request's answer, also when an answer given within the same read
+        # (see on_message_complete) marked the connection idle.
+        self._idle_since = None
         if not self._deliver():
             super().on_headers_complete()
 
@@ -219,7 +222,6 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             http_version != "1.0" and parser.should_keep_alive(),
             self.on_response_complete,
         )
-        self._idle_since = None
         if previous is not None and not previous.response_complete:
             # Pipelined: started once the previous answer is out (uvicorn's queue).
             self.flow.pause_reading()
@@ -255,8 +257,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         cycle = self._unstarted
         if cycle is not None:
             self._unstarted = None
-            self._idle_since = None
-            self._respond(cycle)
+            if not self.transport.is_closing():  # e.g. an earlier answer in this read closed it
+                self._respond(cycle)
 
     # Keep-alive: uvicorn arms a timer when a response is complete and cancels it when data
     # arrives, a timer made and cancelled per request (~2 % of a delivery in a profile under
@@ -387,7 +389,9 @@ class DeliveryCycle(RequestResponseCycle):
             self.transport.close()
 
     def _answer(self, status: int, body: bytes, headers: Headers, content_type: bytes) -> None:
-        if self.disconnected:
+        # Closing without a disconnection noted: a pipelined request's connection, whose loss
+        # uvicorn notes on the newest request only (uvloop refuses a write to a closed one).
+        if self.disconnected or self.transport.is_closing():
             return
         self.response_started = True
         self.waiting_for_100_continue = False

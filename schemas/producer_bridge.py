@@ -16,8 +16,9 @@ How it runs:
   - ``"each"`` (the ingress): every record's own report. librdkafka calls back from the thread
     that polls (or flushes) it. A dedicated thread polls, collects the delivery reports of one
     poll and hands them to the event loop in one ``call_soon_threadsafe``, so the loop is woken
-    once per poll, not once per record. When librdkafka's own queue is full (``BufferError``), a
-    send waits for room, up to the caller's ``room_timeout``.
+    once per poll, not once per record. When librdkafka's own queue is full (``BufferError``),
+    :meth:`ProducerBridge.submit` refuses the record at once and :meth:`ProducerBridge.send`
+    waits for room, up to the caller's ``room_timeout``.
   - ``"errors"`` (the worker): :meth:`ProducerBridge.write` queues a record with no report of
     its own, and :meth:`ProducerBridge.flushed` waits until every record written so far is
     acknowledged and raises if one was not. librdkafka then reports failures only: a report per
@@ -96,8 +97,9 @@ class DeliveryFailed(BridgeError):
 
 
 #: Gets the record's coordinates once the broker acknowledged it, or the reason it was not
-#: written. Called on the event loop, exactly once per record that :meth:`ProducerBridge.submit`
-#: accepted.
+#: written. Called on the event loop, at most once per record that :meth:`ProducerBridge.submit`
+#: accepted: once for every record given an ``ack_timeout``; one without may go unreported when
+#: :meth:`ProducerBridge.stop`'s flush runs out of time.
 OnDelivery = Callable[[Delivered | BridgeError], None]
 
 _TOO_LARGE = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE})
@@ -197,8 +199,7 @@ class ProducerBridge:
             self._sweeper.cancel()
             self._sweeper = None
         # Nothing will report these any more (a flush that ran out of time).
-        for settle in list(self._waiting):
-            settle(DeliveryFailed("the producer stopped before Kafka answered"))
+        self._settle_all(list(self._waiting), "the producer stopped before Kafka answered")
 
     async def flush(self, wait_s: float = 30.0) -> int:
         """Wait (at most ``wait_s``) until every record sent so far is reported; returns the
@@ -394,8 +395,15 @@ class ProducerBridge:
             await asyncio.sleep(_SWEEP_S)
             now = loop.time()
             overdue = [s for s, deadline in self._waiting.items() if deadline <= now]
-            for settle in overdue:
-                settle(DeliveryFailed("no acknowledgement from Kafka in time"))
+            self._settle_all(overdue, "no acknowledgement from Kafka in time")
+
+    def _settle_all(self, settles: list[OnDelivery], reason: str) -> None:
+        for settle in settles:
+            try:
+                settle(DeliveryFailed(reason))
+            except Exception:
+                # As in _settle: one callback's bug must not cost the others their outcome.
+                log.exception("%s: a delivery callback failed", self._name)
 
     def _poll(self, producer: Producer, loop: asyncio.AbstractEventLoop) -> None:
         while True:

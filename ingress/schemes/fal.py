@@ -91,9 +91,9 @@ class FalVerifier:
             raise ValueError(f"tolerance must be >= 0 seconds, not {tolerance}")
         self.keys = keys
         self._tolerance = tolerance
-        # The key set's keys as last seen, ready to check: made again only when it changes.
-        self._seen: tuple[Ed25519PublicKey, ...] = ()
-        self._verifying: tuple[VerifyingKey, ...] = ()
+        # The key set's keys as last seen, and the same ready to check: made again only when
+        # the set changes; one attribute, so that verifying threads never see half an update.
+        self._ready: tuple[tuple[Ed25519PublicKey, ...], tuple[VerifyingKey, ...]] = ((), ())
 
     @property
     def kept_headers(self) -> tuple[str, ...]:
@@ -122,11 +122,11 @@ class FalVerifier:
 
     def _match(self, signature: bytes, content: bytes) -> int:
         keys = self.keys.current()
-        seen = self._seen
+        seen, verifying = self._ready
         if len(keys) != len(seen) or any(a is not b for a, b in zip(keys, seen, strict=True)):
-            self._verifying = tuple(VerifyingKey(key) for key in keys)
-            self._seen = keys
-        for index, key in enumerate(self._verifying):
+            verifying = tuple(VerifyingKey(key) for key in keys)
+            self._ready = (keys, verifying)
+        for index, key in enumerate(verifying):
             if key.verifies(signature, content):
                 return index
         # fal may have rotated to a key we have not fetched yet: fetch in the background (rate

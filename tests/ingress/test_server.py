@@ -19,8 +19,11 @@ from typing import Any
 import orjson
 import pytest
 import uvicorn
+from starlette.routing import Route
 
 from ingress.app import create_app
+from ingress.deliveries import DeliveryEndpoint
+from ingress.errors import BrokerUnavailable
 from ingress.schemes import twilio
 from ingress.schemes.standard_webhooks import decode_secret, sign
 from ingress.server import GC_YOUNG_THRESHOLD, DirectRoutes, asgi_app, server_options, settle_gc
@@ -205,20 +208,46 @@ async def test_deliveries_on_one_keep_alive_connection_are_each_answered_with_da
         writer.close()
 
 
-async def test_a_delivery_whose_body_came_with_its_head_waits_for_its_ack_without_a_task() -> (
-    None
-):
+async def test_a_delivery_whose_body_came_with_its_head_waits_for_its_ack_without_a_task() -> None:
     producer = FakeProducer(hold=asyncio.Event())
     async with delivering(producer) as port:
         reader, writer = await connect(port)
         writer.write(delivery())
-        await asyncio.sleep(0.2)  # verified and produced; waiting for the acknowledgement
+        with pytest.raises(TimeoutError):  # verified and produced: no answer before the ack
+            await asyncio.wait_for(reader.read(1), 0.2)
         running = [t.get_coro().__qualname__ for t in asyncio.all_tasks()]  # type: ignore[union-attr]
         assert producer.hold is not None
         producer.hold.set()
         assert (await head_and_body(reader))[0].startswith(b"HTTP/1.1 200 ")
         writer.close()
     assert not [name for name in running if "run_asgi" in name]
+
+
+async def test_a_delivery_answered_without_a_task_gives_back_what_it_held_however_it_ends() -> None:
+    producer = FakeProducer()
+    sources = [{"name": "demo", "provider": "standard-webhooks", "secrets": [SECRET]}]
+    app = create_app(parse({"sources": sources}, env={}), producer=producer)
+    [endpoint, *_] = [
+        route.app
+        for route in app.routes
+        if isinstance(route, Route) and isinstance(route.app, DeliveryEndpoint)
+    ]
+    forged = delivery("msg_1").replace(b"webhook-id: msg_1", b"webhook-id: msg_9")
+    statuses = []
+    async with app.router.lifespan_context(app), serving(DirectRoutes(app)) as port:
+        reader, writer = await connect(port)
+        for request, refusal in (
+            (forged, None),  # refused before its record: 401
+            (delivery("msg_2"), BrokerUnavailable("no acknowledgement from Kafka in time")),
+            (delivery("msg_3"), None),
+        ):
+            producer.error = refusal
+            writer.write(request)
+            statuses.append((await head_and_body(reader))[0].split(b" ")[1])
+        writer.close()
+    assert statuses == [b"401", b"503", b"200"]
+    in_flight = endpoint._in_flight
+    assert (in_flight.body_bytes, in_flight.produces) == (0, 0)
 
 
 async def test_a_delivery_whose_body_comes_in_a_later_read_is_answered() -> None:
@@ -285,7 +314,8 @@ async def test_a_delivery_awaiting_its_ack_when_the_server_stops_is_still_answer
         await asyncio.sleep(0.2)  # the delivery waits for its acknowledgement
         assert producer.hold is not None
         asyncio.get_running_loop().call_later(0.5, producer.hold.set)
-    # The server stopped (graceful shutdown waited for the delivery's task); its answer came.
+    # The server stopped (graceful shutdown waited for the delivery's connection); its answer
+    # came.
     head, _ = await head_and_body(reader)
     assert (head.split(b" ")[1], b"\r\nconnection: close\r\n" in head) == (b"200", True)
     writer.close()
