@@ -241,8 +241,18 @@ def summary(figures: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def run_wrk(cpu: str | None, url: str, script: Path, seconds: float) -> dict[str, Any]:
-    command = ["wrk", "-t1", "-c64", f"-d{max(1, round(seconds))}s", "-s", str(script), url]
+def run_wrk(
+    cpu: str | None, url: str, script: Path, seconds: float, connections: int = 64
+) -> dict[str, Any]:
+    command = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "-s",
+        str(script),
+        url,
+    ]
     out = subprocess.run(
         pinned(cpu, command), capture_output=True, text=True, check=True, timeout=seconds + 60
     ).stdout
