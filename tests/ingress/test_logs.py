@@ -93,6 +93,25 @@ async def test_closing_the_handler_writes_what_is_pending(stream: io.BytesIO) ->
     assert [line["msg"] for line in lines(stream)] == ["last words"]
 
 
+def test_lines_in_one_millisecond_share_its_timestamp_and_the_next_one_moves_on() -> None:
+    formatter = JsonFormatter()
+    stamps = [
+        formatter.timestamp(created)
+        for created in (
+            1_795_000_000.2501,
+            1_795_000_000.2509,
+            1_795_000_000.2511,
+            1_795_000_001.2511,
+        )
+    ]
+    assert stamps == [
+        "2026-11-18T11:06:40.250Z",
+        "2026-11-18T11:06:40.250Z",
+        "2026-11-18T11:06:40.251Z",
+        "2026-11-18T11:06:41.251Z",
+    ]
+
+
 def test_a_line_is_one_json_object_with_the_extra_fields_and_a_utc_timestamp() -> None:
     formatter = JsonFormatter()
     rendered = []
