@@ -6,7 +6,9 @@ bare and hand-written servers, ``hookgate ingress`` (one process, and two with `
 with both sources, the producer loop, the open-loop load generator and the end-to-end timing
 through a real worker. The worker's: every row once with a few hundred events (the
 consume→produce loop, the worker's logic without Faust, one ingress process under wrk, the
-worker in both modes, and two worker processes).
+worker in both modes, and two worker processes). And ``bench/ingress_ab.py``: two revisions
+(the commit checked out and the working tree, without its log line) served at once, a round
+of a second.
 
 Nothing here asserts a timing; what is asserted is that each part measured something and that
 every answer was a 2xx.
@@ -99,3 +101,23 @@ def test_the_worker_smoke_run_measures_every_row(kafka_bootstrap: str, tmp_path:
     assert round_["load_average_start"]
     assert round_["load_average_end"]
     assert "| `hookgate worker` exactly_once, 1 process |" in out.with_suffix(".md").read_text()
+
+
+def test_the_ab_run_serves_two_revisions_at_once_with_only_2xx_answers(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "ab.json"
+    command = [sys.executable, "bench/ingress_ab.py", "HEAD", ".+nolog", "--rounds", "1"]
+    done = subprocess.run(
+        [*command, "--seconds", "1", "--bootstrap", kafka_bootstrap, "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    summary = json.loads(out.read_text())["summary"]
+    assert list(summary) == ["0:HEAD", "1:.+nolog"]
+    for name, figures in summary.items():
+        assert figures["cpu_us_per_request"] > 0, name
+        assert figures["non_2xx"] == 0, (name, figures)
