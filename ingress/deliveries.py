@@ -109,9 +109,7 @@ class DeliveryEndpoint:
         done nothing, when the delivery needs :meth:`handle`: spans are exported, or its source
         checks a body this large in a thread."""
         source = self._sources.get(scope["path_params"]["source"])
-        if self._tracer is not None or (
-            source is not None and source.offload and len(body) > source.inline_max_body
-        ):
+        if self._tracer is not None or (source is not None and source.in_thread(len(body))):
             return False
         delivery = _Delivery(scope, source)
         held = self._in_flight.holding()
@@ -179,7 +177,7 @@ class DeliveryEndpoint:
                 url = _url(scope, source)
                 incoming = _incoming_trace(scope, headers)
                 with self._span(delivery.name, incoming) as span:
-                    if source.offload and len(body) > source.inline_max_body:
+                    if source.in_thread(len(body)):
                         # Ed25519 hashes the body per (entry, key): in a thread, the loop
                         # keeps serving others meanwhile (small bodies with one key: see
                         # inline_max_body).

@@ -53,6 +53,10 @@ class ConfiguredSource:
     #: fetched key set still verify in a thread (issue 8: entries x keys x body size).
     inline_max_body: int = 0
 
+    def in_thread(self, body_size: int) -> bool:
+        """Whether a body this large is verified in a thread (see ``offload``)."""
+        return self.offload and body_size > self.inline_max_body
+
 
 #: A body this small hashes in a few microseconds; see ``ConfiguredSource.inline_max_body``.
 INLINE_MAX_BODY = 16_384

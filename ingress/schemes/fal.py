@@ -22,7 +22,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ingress.errors import (
     MalformedHeader,
@@ -31,7 +31,6 @@ from ingress.errors import (
     SignatureMismatch,
 )
 from ingress.schemes.base import Verified, check_window
-from ingress.schemes.ed25519 import VerifyingKey
 from ingress.schemes.jwks import JwksKeys, decode_public_key, decode_signing_key, parse_jwks
 from ingress.schemes.parsing import EVENT_ID
 from ingress.schemes.parsing import TIMESTAMP as TIMESTAMP_FORM
@@ -91,9 +90,6 @@ class FalVerifier:
             raise ValueError(f"tolerance must be >= 0 seconds, not {tolerance}")
         self.keys = keys
         self._tolerance = tolerance
-        # The key set's keys as last seen, and the same ready to check: made again only when
-        # the set changes; one attribute, so that verifying threads never see half an update.
-        self._ready: tuple[tuple[Ed25519PublicKey, ...], tuple[VerifyingKey, ...]] = ((), ())
 
     @property
     def kept_headers(self) -> tuple[str, ...]:
@@ -122,11 +118,7 @@ class FalVerifier:
 
     def _match(self, signature: bytes, content: bytes) -> int:
         keys = self.keys.current()
-        seen, verifying = self._ready
-        if len(keys) != len(seen) or any(a is not b for a, b in zip(keys, seen, strict=True)):
-            verifying = tuple(VerifyingKey(key) for key in keys)
-            self._ready = (keys, verifying)
-        for index, key in enumerate(verifying):
+        for index, key in enumerate(keys):
             if key.verifies(signature, content):
                 return index
         # fal may have rotated to a key we have not fetched yet: fetch in the background (rate

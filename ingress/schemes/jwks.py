@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from ingress.schemes.ed25519 import VerifyingKey
+
 log = logging.getLogger("hookgate.ingress.jwks")
 
 MAX_JWKS_BYTES = 65_536
@@ -167,7 +169,8 @@ class JwksKeys:
         if url is None and not static:
             raise ValueError("fal needs static public keys, a JWKS URL, or both")
         self.url = url
-        self._static = tuple(static)
+        # Held ready to check (libsodium): converted once per key set, not per delivery.
+        self._static = tuple(VerifyingKey(key) for key in static)
         self._max_age = max_age
         self._min_refresh = min_refresh
         self._timeout = timeout
@@ -175,7 +178,7 @@ class JwksKeys:
         # Looked up at call time, not bound here, so tests can replace the module's http_get.
         self._fetch = fetch
         self._lock = threading.Lock()
-        self._fetched: tuple[Ed25519PublicKey, ...] = ()
+        self._fetched: tuple[VerifyingKey, ...] = ()
         self._fetched_at: float | None = None
         self._last_start: float | None = None
         self._thread: threading.Thread | None = None
@@ -186,7 +189,7 @@ class JwksKeys:
     def static_count(self) -> int:
         return len(self._static)
 
-    def current(self) -> tuple[Ed25519PublicKey, ...]:
+    def current(self) -> tuple[VerifyingKey, ...]:
         """Every key to try, static first; starts a background refresh if the set is stale."""
         fetched_at = self._fetched_at
         if self.url is not None and (
@@ -232,7 +235,8 @@ class JwksKeys:
                 },
             )
             return
+        verifying = tuple(VerifyingKey(key) for key in keys)
         with self._lock:
-            self._fetched = keys
+            self._fetched = verifying
             self._fetched_at = self._monotonic()
         log.info("fal JWKS fetched", extra={"jwks_url": _where(url), "keys": len(keys)})

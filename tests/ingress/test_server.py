@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 import pytest
 import uvicorn
+from starlette.applications import Starlette
 from starlette.routing import Route
 
 from ingress.app import create_app
@@ -158,16 +159,20 @@ async def delivering(
 ) -> AsyncIterator[int]:
     """A `demo` Standard Webhooks source and a `twilio` one (its URL as the request shows it)
     served with these ``ingress`` settings; yields the port."""
-    sources = [
-        {"name": "demo", "provider": "standard-webhooks", "secrets": [SECRET]},
-        {"name": "twilio", "provider": "twilio", "secrets": [TWILIO_TOKEN]},
-    ]
-    app = create_app(parse({"sources": sources}, env={}), producer=producer)
+    app = demo_app(producer)
     async with (
         app.router.lifespan_context(app),
         serving(DirectRoutes(app), keep_alive_s=keep_alive_s, **ingress) as port,
     ):
         yield port
+
+
+def demo_app(producer: FakeProducer) -> Starlette:
+    sources = [
+        {"name": "demo", "provider": "standard-webhooks", "secrets": [SECRET]},
+        {"name": "twilio", "provider": "twilio", "secrets": [TWILIO_TOKEN]},
+    ]
+    return create_app(parse({"sources": sources}, env={}), producer=producer)
 
 
 def delivery(event_id: str = "msg_1", *, version: str = "1.1", **extra: str) -> bytes:
@@ -225,8 +230,7 @@ async def test_a_delivery_whose_body_came_with_its_head_waits_for_its_ack_withou
 
 async def test_a_delivery_answered_without_a_task_gives_back_what_it_held_however_it_ends() -> None:
     producer = FakeProducer()
-    sources = [{"name": "demo", "provider": "standard-webhooks", "secrets": [SECRET]}]
-    app = create_app(parse({"sources": sources}, env={}), producer=producer)
+    app = demo_app(producer)
     [endpoint, *_] = [
         route.app
         for route in app.routes
